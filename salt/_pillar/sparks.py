@@ -1,0 +1,183 @@
+"""
+Reject bad ``sparks:`` pillar before any state runs.
+
+Every formula that takes settings describes them in ``<formula>/parameters/schema.yaml``. This external pillar
+checks the compiled pillar against those schemas; when something is wrong it raises, Salt records the message
+in the pillar's ``_errors`` and ``state.apply``/``state.highstate`` refuse to run at all (salt-call, salt-ssh
+and minions alike), naming every bad key and why.
+
+Schema language (values of ``schema.yaml``, nested as the pillar is):
+
+- a type name: ``str``, ``int``, ``float``, ``bool``, ``any``; a trailing ``?`` also accepts null (``str?``)
+- ``list[T]``: a list whose items are T (``list[str]``; ``list[{...}]`` is written as a YAML list of one schema)
+- ``enum[a,b,c]``: one of these strings
+- a mapping: these keys only, each with its own schema; a ``"*"`` key instead means "any key, values of this
+  schema" (``databases: {"*": {owner: str}}``)
+- a one-item YAML list ``[schema]``: a list whose items match that schema
+
+Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at this directory
+(``salt/config/common.conf`` does).
+"""
+
+import os
+import re
+
+import yaml
+
+__virtualname__ = "sparks"
+
+SCHEMA_FILE = os.path.join("parameters", "schema.yaml")
+TOP_LEVEL_KEYS = {"roles": "list[str]"}
+SCALAR_TYPES = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+}
+TYPE_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
+
+
+class PillarError(Exception):
+    """One or more ``sparks:`` pillar keys are invalid; the message lists each key and the reason."""
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def ext_pillar(minion_id, pillar, **kwargs):  # pylint: disable=unused-argument
+    roots = __opts__.get("file_roots", {}).get(__opts__.get("saltenv") or "base", [])
+    errors = validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
+    if errors:
+        raise PillarError("invalid pillar: " + "; ".join(errors))
+    return {}
+
+
+def load_schemas(roots):
+    """Map each formula name to its schema, reading ``<root>/<formula>/parameters/schema.yaml``."""
+    schemas = {}
+    for root in roots:
+        if not os.path.isdir(root):
+            continue
+        for name in sorted(os.listdir(root)):
+            path = os.path.join(root, name, SCHEMA_FILE)
+            if name not in schemas and os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    schemas[name] = yaml.safe_load(handle) or {}
+    return schemas
+
+
+def list_states(roots):
+    """Names a role may take: every state directory (``<name>/init.sls``) and file (``<name>.sls``)."""
+    names = set()
+    for root in roots:
+        if not os.path.isdir(root):
+            continue
+        for entry in os.listdir(root):
+            if entry.endswith(".sls") and entry != "top.sls":
+                names.add(entry[: -len(".sls")])
+            elif os.path.isfile(os.path.join(root, entry, "init.sls")):
+                names.add(entry)
+    return names
+
+
+def validate(data, formula_schemas, states=()):
+    """Return a list of "key: reason" strings for everything wrong in the ``sparks`` pillar ``data``.
+
+    ``states`` are the state names a role may take; when empty, roles are not checked against them.
+    """
+    if data is None:
+        return []
+    schema = dict(TOP_LEVEL_KEYS)
+    schema.update(formula_schemas)
+    errors = []
+    _check(data, schema, "sparks", errors)
+    roles = data.get("roles") if isinstance(data, dict) else None
+    if isinstance(roles, list):
+        for role in roles:
+            if isinstance(role, str) and states and role not in states:
+                errors.append(f"sparks:roles: unknown role {role!r} (known: {', '.join(sorted(states))})")
+    return errors
+
+
+def _check(value, schema, path, errors):
+    if isinstance(schema, dict):
+        _check_mapping(value, schema, path, errors)
+    elif isinstance(schema, list):
+        _check_list(value, schema[0] if schema else "any", path, errors)
+    else:
+        _check_named(value, str(schema).strip(), path, errors)
+
+
+def _check_mapping(value, schema, path, errors):
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected a mapping, got {_describe(value)}")
+        return
+    if "*" in schema:
+        for key, item in value.items():
+            _check(item, schema["*"], f"{path}:{key}", errors)
+        return
+    for key, item in value.items():
+        if key not in schema:
+            known = ", ".join(sorted(str(k) for k in schema)) or "none"
+            errors.append(f"{path}:{key}: unknown key (known keys: {known})")
+        else:
+            _check(item, schema[key], f"{path}:{key}", errors)
+
+
+def _check_list(value, item_schema, path, errors):
+    if not isinstance(value, list):
+        errors.append(f"{path}: expected a list, got {_describe(value)}")
+        return
+    for index, item in enumerate(value):
+        _check(item, item_schema, f"{path}[{index}]", errors)
+
+
+def _check_named(value, type_name, path, errors):
+    if type_name.endswith("?"):
+        if value is None:
+            return
+        type_name = type_name[:-1]
+    if type_name == "any":
+        return
+    list_match = re.fullmatch(r"list\[(.+)\]", type_name)
+    if list_match:
+        _check_list(value, list_match.group(1), path, errors)
+        return
+    enum_match = re.fullmatch(r"enum\[(.+)\]", type_name)
+    if enum_match:
+        choices = [choice.strip() for choice in enum_match.group(1).split(",")]
+        if value not in choices:
+            errors.append(f"{path}: expected one of {', '.join(choices)}, got {_describe(value)}")
+        return
+    if type_name not in SCALAR_TYPES:
+        errors.append(f"{path}: schema error, unknown type {type_name!r}")
+        return
+    expected = SCALAR_TYPES[type_name]
+    # bool is a subclass of int: a yes/no where a number belongs is a mistake worth naming.
+    if isinstance(value, bool) and bool not in expected:
+        ok = False
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        errors.append(f"{path}: expected {TYPE_WORDS[expected[-1]]}, got {_describe(value)}")
+
+
+def _describe(value):
+    word = TYPE_WORDS.get(type(value), type(value).__name__)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        shown = repr(value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        return f"{word} ({shown})"
+    return word
