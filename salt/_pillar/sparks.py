@@ -2,8 +2,8 @@
 Reject bad ``sparks:`` pillar before any state runs.
 
 Every formula that takes settings describes them in ``<formula>/parameters/schema.yaml``. This external pillar
-checks the compiled pillar against those schemas; when something is wrong it raises, Salt records the message
-in the pillar's ``_errors`` and ``state.apply``/``state.highstate`` refuse to run at all (salt-call, salt-ssh
+checks the compiled pillar against those schemas; when something is wrong it returns the problems as the
+pillar's ``_errors``, and ``state.apply``/``state.highstate`` then refuse to run at all (salt-call, salt-ssh
 and minions alike), naming every bad key and why.
 
 Schema language (values of ``schema.yaml``, nested as the pillar is):
@@ -45,10 +45,6 @@ TYPE_WORDS = {
 }
 
 
-class PillarError(Exception):
-    """One or more ``sparks:`` pillar keys are invalid; the message lists each key and the reason."""
-
-
 def __virtual__():
     return __virtualname__
 
@@ -56,9 +52,9 @@ def __virtual__():
 def ext_pillar(minion_id, pillar, **kwargs):  # pylint: disable=unused-argument
     roots = __opts__.get("file_roots", {}).get(__opts__.get("saltenv") or "base", [])
     errors = validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
-    if errors:
-        raise PillarError("invalid pillar: " + "; ".join(errors))
-    return {}
+    # Salt refuses to run states while the pillar has _errors; returning them (rather than raising) keeps the
+    # message free of a traceback.
+    return {"_errors": [f"invalid pillar: {error}" for error in errors]} if errors else {}
 
 
 def load_schemas(roots):

@@ -35,6 +35,12 @@ mount --bind /dev/pts "$root/dev/pts"
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     systemd systemd-sysv dbus openssh-server python3 iproute2 procps sudo ca-certificates >/dev/null
 chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+# A fresh Debian install also follows bookworm-updates and the security archive (unattended-upgrades needs it).
+cat >"$root/etc/apt/sources.list" <<SOURCES
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb ${mirror%/debian}/debian-security $suite-security main
+SOURCES
 chroot "$root" apt-get clean
 for fs in dev/pts dev sys proc; do umount "$root/$fs"; done
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/ssh/ssh_host_"*

@@ -1,0 +1,412 @@
+"""
+Throwaway Debian 12 machines for real-target tests and benchmarks.
+
+Each target is a systemd-nspawn container booting real systemd on an overlayfs over one cached image, with sshd
+on a private bridge that this run creates (with NAT, so targets reach the package mirrors). Nothing here depends
+on pytest: `tests/integration/conftest.py` wraps it in fixtures and `bench/*.py` use it directly.
+
+Everything a run creates is recorded under ``STATE_DIR/<run id>/``; `reap_stale_runs()` removes what a killed run
+left behind (processes, mounts, the bridge and its firewall rules), so a crash never poisons the next run.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+BUILD_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-image.sh"
+CACHE_DIR = Path(os.environ.get("SPARKS_CACHE_DIR", "/var/cache/sparks"))
+STATE_DIR = Path("/run/sparks-tests")
+# Names the targets must resolve without a DNS server of their own: the package registries we may reach.
+REGISTRY_HOSTS = ("deb.debian.org", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
+BOOT_TIMEOUT = 90
+
+
+class TargetError(RuntimeError):
+    """A target could not be built, booted or reached."""
+
+
+def _run(cmd, check=True, **kwargs):
+    return subprocess.run(cmd, check=check, text=True, capture_output=True, **kwargs)
+
+
+def harness_available():
+    """Return None if real targets can run here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "real targets need root"
+    for tool in ("systemd-nspawn", "debootstrap", "iptables", "ssh", "zstd"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (see .ci/run)"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------- image
+def image_dir():
+    """The unpacked image every target's overlay sits on; built and cached on first use.
+
+    The cache key is a hash of the build script: editing the recipe rebuilds the image, nothing else does.
+    """
+    digest = hashlib.sha256(BUILD_SCRIPT.read_bytes()).hexdigest()[:12]
+    images = CACHE_DIR / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    tarball = images / f"debian12-{digest}.tar.zst"
+    unpacked = images / f"debian12-{digest}"
+    ready = unpacked / ".sparks-image-ready"
+    if ready.exists():
+        return unpacked
+    with _lock(images / ".lock"):
+        if ready.exists():
+            return unpacked
+        if not tarball.exists():
+            for old in images.glob("debian12-*"):
+                _remove_tree(old)
+            result = _run(["bash", str(BUILD_SCRIPT), str(tarball)], check=False)
+            if result.returncode != 0:
+                raise TargetError(f"image build failed:\n{result.stdout}\n{result.stderr}")
+        _remove_tree(unpacked)
+        unpacked.mkdir()
+        _run(["tar", "--zstd", "-C", str(unpacked), "--numeric-owner", "--xattrs", "-xf", str(tarball)])
+        ready.touch()
+    return unpacked
+
+
+@contextlib.contextmanager
+def _lock(path):
+    import fcntl
+
+    with open(path, "w", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_tree(path):
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+# --------------------------------------------------------------------------------------------------- network
+class Network:
+    """A bridge with NAT to the outside, owned by one run. Targets get addresses .10, .11, ... on it."""
+
+    def __init__(self, run_dir, name="sparksbr0", subnet="192.168.231"):
+        self.run_dir = Path(run_dir)
+        self.name = name
+        self.subnet = subnet
+        self.gateway = f"{subnet}.1"
+        self._next_host = 10
+        self._rules = [
+            ["-t", "nat", "POSTROUTING", "-s", f"{subnet}.0/24", "!", "-o", name, "-j", "MASQUERADE"],
+            ["FORWARD", "-i", name, "-j", "ACCEPT"],
+            ["FORWARD", "-o", name, "-j", "ACCEPT"],
+        ]
+
+    def up(self):
+        self._record()
+        _run(["ip", "link", "add", self.name, "type", "bridge"])
+        _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.name])
+        _run(["ip", "link", "set", self.name, "up"])
+        forward = Path("/proc/sys/net/ipv4/ip_forward")
+        (self.run_dir / "ip_forward.before").write_text(forward.read_text())
+        forward.write_text("1\n")
+        for rule in self._rules:
+            _run(["iptables", *self._table(rule), "-A", *self._chain_and_spec(rule), *self._comment()])
+        return self
+
+    def down(self):
+        for rule in self._rules:
+            while _run(["iptables", *self._table(rule), "-D", *self._chain_and_spec(rule), *self._comment()],
+                       check=False).returncode == 0:
+                pass
+        _run(["ip", "link", "del", self.name], check=False)
+        before = self.run_dir / "ip_forward.before"
+        if before.exists():
+            Path("/proc/sys/net/ipv4/ip_forward").write_text(before.read_text())
+
+    def allocate_address(self):
+        address = f"{self.subnet}.{self._next_host}"
+        self._next_host += 1
+        return address
+
+    def _record(self):
+        (self.run_dir / "network.json").write_text(json.dumps({"name": self.name, "subnet": self.subnet}))
+
+    @staticmethod
+    def _table(rule):
+        return rule[:2] if rule[0] == "-t" else []
+
+    @staticmethod
+    def _chain_and_spec(rule):
+        return rule[2:] if rule[0] == "-t" else rule
+
+    def _comment(self):
+        return ["-m", "comment", "--comment", f"sparks-tests {self.run_dir.name}"]
+
+
+# --------------------------------------------------------------------------------------------------- targets
+class Target:
+    """One booted Debian 12 machine: ``run()`` executes inside it, ``address`` reaches its sshd."""
+
+    def __init__(self, run, name, address):
+        self.run_ = run
+        self.name = name
+        self.address = address
+        self.dir = run.dir / "targets" / name
+        self.root = self.dir / "root"
+        self.log = self.dir / "console.log"
+        self.pid = None
+
+    # -- lifecycle
+    def boot(self, extra_files=None):
+        for sub in ("upper", "work", "root"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        _run([
+            "mount", "-t", "overlay", "overlay", "-o",
+            f"lowerdir={self.run_.image},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
+            str(self.root),
+        ])
+        self._configure(extra_files or {})
+        archives = CACHE_DIR / "apt-archives"
+        (archives / "partial").mkdir(parents=True, exist_ok=True)
+        with open(self.log, "w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                [
+                    "systemd-nspawn", "-D", str(self.root), "-M", self.name, "--boot", "--register=no",
+                    "--keep-unit", f"--network-bridge={self.run_.network.name}", "--console=read-only",
+                    # Downloaded .debs are shared by every target and every run: apt fetches each once.
+                    f"--bind={archives}:/var/cache/apt/archives",
+                ],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.pid = process.pid
+        self._process = process
+        (self.dir / "nspawn.pid").write_text(str(self.pid))
+        self.wait_for_ssh()
+        return self
+
+    def shutdown(self):
+        if self.pid is not None:
+            _stop_process(self.pid, getattr(self, "_process", None))
+            self.pid = None
+        _unmount(self.root)
+        _remove_tree(self.dir)
+
+    def wait_for_ssh(self, timeout=BOOT_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise TargetError(f"{self.name}: systemd-nspawn exited: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                with socket.create_connection((self.address, 22), timeout=1) as sock:
+                    if sock.recv(4).startswith(b"SSH"):
+                        return
+            time.sleep(0.3)
+        raise TargetError(f"{self.name}: sshd did not answer within {timeout}s: {self.log.read_text()[-2000:]}")
+
+    # -- inside the target
+    def leader_pid(self):
+        """PID (host view) of the target's init, for nsenter."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        if not children:
+            raise TargetError(f"{self.name}: container init not found")
+        return int(children[0])
+
+    def run(self, command, check=False, timeout=120, input=None):  # pylint: disable=redefined-builtin
+        """Run a shell command inside the target as root; returns CompletedProcess (text)."""
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.leader_pid()), "-m", "-u", "-i", "-n", "-p", "-C",
+             "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOME=/root", "LANG=C.UTF-8", "/bin/sh", "-c", command],
+            text=True, capture_output=True, timeout=timeout, input=input, check=False,
+        )
+        if check and result.returncode != 0:
+            raise TargetError(f"{self.name}: {command!r} exited {result.returncode}: {result.stderr}{result.stdout}")
+        return result
+
+    def read(self, path):
+        return (self.root / path.lstrip("/")).read_text()
+
+    def packages(self):
+        """Installed package names (dpkg's view)."""
+        out = self.run("dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n'", check=True).stdout
+        return {line.split()[1] for line in out.splitlines() if line.startswith("ii")}
+
+    def roster_entry(self):
+        return {
+            "host": self.address,
+            "user": "root",
+            "priv": str(self.run_.ssh_key),
+            # Throwaway hosts get new keys every boot; scp (used by state.*) must not stop at a prompt.
+            "ssh_options": ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"],
+            "set_path": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        }
+
+    def _configure(self, extra_files):
+        hosts = [f"127.0.0.1 localhost", f"127.0.1.1 {self.name}"]
+        hosts += [f"{address} {name}" for name, address in self.run_.registry_addresses.items()]
+        files = {
+            "etc/hostname": f"{self.name}\n",
+            "etc/hosts": "\n".join(hosts) + "\n",
+            "etc/resolv.conf": "",
+            "root/.ssh/authorized_keys": self.run_.ssh_public_key,
+            "etc/systemd/network/10-host0.network": (
+                f"[Match]\nName=host0\n\n[Network]\nAddress={self.address}/24\n"
+                f"Gateway={self.run_.network.gateway}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
+            ),
+        }
+        files.update(extra_files)
+        for relative, content in files.items():
+            path = self.root / relative
+            if path.is_symlink():
+                path.unlink()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        (self.root / "root/.ssh").chmod(0o700)
+
+
+class TargetRun:
+    """Everything one test session or benchmark owns: the image, the bridge, the SSH key and its targets."""
+
+    def __init__(self):
+        reason = harness_available()
+        if reason:
+            raise TargetError(reason)
+        reap_stale_runs()
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=STATE_DIR))
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
+        self.targets = []
+        self.network = None
+        try:
+            self.image = image_dir()
+            self.ssh_key = self.dir / "id_ed25519"
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.ssh_key)])
+            self.ssh_public_key = (self.dir / "id_ed25519.pub").read_text()
+            self.registry_addresses = _resolve(REGISTRY_HOSTS)
+            self.network = Network(self.dir).up()
+        except BaseException:
+            self.close()
+            raise
+
+    def boot(self, *names, extra_files=None):
+        """Boot targets (in parallel) and return them in the order of ``names``."""
+        new = [Target(self, name, self.network.allocate_address()) for name in names]
+        self.targets.extend(new)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
+            list(pool.map(lambda target: target.boot(extra_files), new))
+        return new
+
+    def shutdown(self, *targets):
+        for target in targets:
+            target.shutdown()
+            self.targets.remove(target)
+
+    def roster(self, targets=None):
+        return {target.name: target.roster_entry() for target in (targets or self.targets)}
+
+    def close(self):
+        for target in list(self.targets):
+            with contextlib.suppress(Exception):
+                target.shutdown()
+        self.targets = []
+        if self.network:
+            self.network.down()
+        _remove_tree(self.dir)
+        _remove_empty_payload_cgroups()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------- cleanup
+def reap_stale_runs():
+    """Tear down what runs whose owner process is gone left behind (a killed pytest, a crashed bench)."""
+    if not STATE_DIR.is_dir():
+        return
+    for run_dir in STATE_DIR.glob("run-*"):
+        owner = run_dir / "owner.pid"
+        with contextlib.suppress(ValueError, OSError):
+            if _alive(int(owner.read_text())):
+                continue
+        for pid_file in run_dir.glob("targets/*/nspawn.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                _stop_process(int(pid_file.read_text()))
+        for root in run_dir.glob("targets/*/root"):
+            _unmount(root)
+        network_file = run_dir / "network.json"
+        if network_file.exists():
+            info = json.loads(network_file.read_text())
+            network = Network(run_dir, info["name"], info["subnet"])
+            network.down()
+        _remove_tree(run_dir)
+    _remove_empty_payload_cgroups()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_process(pid, process=None):
+    """Stop an nspawn supervisor: SIGTERM asks the container's systemd to power off; SIGKILL after 15 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return
+        if process is None and not _alive(pid):
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    if process is not None:
+        process.wait(timeout=10)
+
+
+def _unmount(path):
+    if os.path.ismount(path):
+        if _run(["umount", str(path)], check=False).returncode != 0:
+            _run(["umount", "-l", str(path)], check=False)
+
+
+def _remove_empty_payload_cgroups():
+    # nspawn without systemd as PID 1 leaves its (empty) payload cgroups behind.
+    for base in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"):
+        payload = Path(base) / "payload"
+        if payload.is_dir():
+            for path in sorted(payload.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if path.is_dir():
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+            with contextlib.suppress(OSError):
+                payload.rmdir()
+
+
+def _resolve(names):
+    addresses = {}
+    for name in names:
+        with contextlib.suppress(OSError):
+            addresses[name] = socket.gethostbyname(name)
+    return addresses
