@@ -1,0 +1,75 @@
+"""The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 12 target (real pip, real apt)."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.support.saltrun import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+SUMMARY = re.compile(r"sparks: (\d+) states, (\d+) (?:changed|would change), (\d+) failed")
+
+
+def copy_checkout(target, dest="/root/sparks"):
+    """Put this working tree (not .git, not caches) on the target, as a user's clone would be."""
+    root = target.root / dest.lstrip("/")
+    root.mkdir(parents=True)
+    subprocess.run(
+        f"tar -C {REPO_ROOT} --exclude=.git --exclude=.salt --exclude=.venv --exclude=__pycache__ -cf - . "
+        f"| tar -C {root} -xf -", shell=True, check=True,
+    )
+    return dest
+
+
+def summary(result):
+    match = SUMMARY.search(result.stdout)
+    assert match, f"no summary line:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return tuple(int(group) for group in match.groups())
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(target_run):
+    (target,) = target_run.boot("boot1")
+    checkout = copy_checkout(target)
+    first = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=1200)
+    yield target, checkout, first
+    target_run.shutdown(target)
+
+
+def test_first_run_installs_salt_privately_and_applies_base(bootstrapped):
+    target, _, first = bootstrapped
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    states, changed, failed = summary(first)
+    assert failed == 0 and changed > 0 and states >= changed
+    assert "==> Installing Salt" in first.stdout
+    assert target.run("/opt/sparks/venv/bin/salt-call --version", check=True).stdout.startswith("salt-call 3007.")
+    # No system Python pollution: salt is not importable by the system interpreter.
+    assert target.run("python3 -c 'import salt'").returncode != 0
+    assert target.run("test -f /etc/sudoers.d/sparks && dpkg -s htop fail2ban >/dev/null").returncode == 0
+
+
+def test_second_run_changes_nothing(bootstrapped):
+    target, checkout, _ = bootstrapped
+    again = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert summary(again)[1:] == (0, 0)
+
+
+def test_dry_run_reports_nothing_to_do_on_a_converged_machine(bootstrapped):
+    target, checkout, _ = bootstrapped
+    dry = target.run(f"python3 {checkout}/bootstrap/1nstall.py --test", timeout=900)
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    assert summary(dry)[1:] == (0, 0)
+
+
+def test_bad_pillar_file_fails_with_the_key_and_changes_nothing(bootstrapped):
+    target, checkout, _ = bootstrapped
+    target.run("printf 'sparks:\\n  base:\\n    packages: htop\\n' > /root/site.sls", check=True)
+    before = target.run("dpkg -l | sha256sum; sha256sum /etc/sudoers.d/sparks", check=True).stdout
+    bad = target.run(f"python3 {checkout}/bootstrap/1nstall.py --pillar /root/site.sls", timeout=900)
+    assert bad.returncode != 0
+    assert "sparks:base:packages: expected a list, got a string ('htop')" in bad.stdout + bad.stderr
+    assert "nothing was applied" in bad.stderr
+    assert target.run("stat -c %a /etc/sparks/pillar/local.sls", check=True).stdout.strip() == "600"
+    assert target.run("dpkg -l | sha256sum; sha256sum /etc/sudoers.d/sparks", check=True).stdout == before
