@@ -1,0 +1,67 @@
+"""The pillar checker (salt/_pillar/sparks.py) in isolation: no Salt run, no root."""
+
+import importlib.util
+
+import pytest
+import yaml
+
+from tests.support.saltrun import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("sparks_pillar", REPO_ROOT / "salt/_pillar/sparks.py")
+sparks_pillar = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sparks_pillar)
+
+FORMULAS = REPO_ROOT / "formulas"
+SCHEMAS = sparks_pillar.load_schemas([str(FORMULAS)])
+STATES = sparks_pillar.list_states([str(FORMULAS)])
+
+
+def check(data, schema):
+    return sparks_pillar.validate(data, {"f": schema})
+
+
+@pytest.mark.parametrize(
+    "schema, value, error",
+    [
+        ("str", 3, "sparks:f:k: expected a string, got an integer (3)"),
+        ("int", True, "sparks:f:k: expected an integer, got a boolean"),
+        ("bool", "yes", "sparks:f:k: expected a boolean, got a string ('yes')"),
+        ("list[str]", "a b", "sparks:f:k: expected a list, got a string ('a b')"),
+        ("list[str]", ["a", 1], "sparks:f:k[1]: expected a string, got an integer (1)"),
+        ("enum[test,production]", "prod", "sparks:f:k: expected one of test, production, got a string ('prod')"),
+        ({"x": "int"}, ["x"], "sparks:f:k: expected a mapping, got a list"),
+        ({"*": {"owner": "str"}}, {"db1": {"owner": 5}}, "sparks:f:k:db1:owner: expected a string, got an integer (5)"),
+        ([{"name": "str"}], [{"name": "a"}, {"nam": "b"}], "sparks:f:k[1]:nam: unknown key (known keys: name)"),
+    ],
+)
+def test_each_bad_value_is_named_with_its_key_and_reason(schema, value, error):
+    assert check({"f": {"k": value}}, {"k": schema}) == [error]
+
+
+def test_long_values_are_shortened_in_messages():
+    (error,) = check({"f": {"k": "x" * 10_000}}, {"k": "int"})
+    assert error == "sparks:f:k: expected an integer, got a string ('" + "x" * 36 + "...)"
+
+
+def test_good_values_pass():
+    schema = {"a": "str?", "b": "float", "c": "any", "d": {"*": "list[int]"}}
+    assert check({"f": {"a": None, "b": 1, "c": [{}], "d": {"x": [1, 2]}}}, schema) == []
+
+
+def test_unknown_formula_and_role_are_rejected():
+    errors = sparks_pillar.validate({"nosuch": {}, "roles": ["base", "nope"]}, SCHEMAS, STATES)
+    assert errors[0].startswith("sparks:nosuch: unknown key (known keys:")
+    assert errors[1].startswith("sparks:roles: unknown role 'nope' (known: ")
+
+
+def test_every_formula_default_is_valid_pillar():
+    """A formula's defaults.yaml must itself pass its schema, or the schema documents the wrong thing."""
+    assert SCHEMAS, "no schema found"
+    for name in SCHEMAS:
+        defaults = yaml.safe_load((FORMULAS / name / "parameters/defaults.yaml").read_text())
+        assert sparks_pillar.validate({name: defaults}, SCHEMAS, STATES) == [], name
+
+
+def test_embedded_default_pillar_is_valid():
+    data = yaml.safe_load((REPO_ROOT / "pillar/sparks.sls").read_text())
+    assert sparks_pillar.validate(data["sparks"], SCHEMAS, STATES) == []
