@@ -5,13 +5,6 @@
 include:
   - base.packages
 
-base-fail2ban-journal-support-installed:
-  pkg.installed:
-    - name: python3-systemd
-    - install_recommends: false
-    - require:
-      - pkg: base-packages-installed
-
 base-fail2ban-jails-managed:
   file.managed:
     - name: /etc/fail2ban/jail.d/sparks.local
@@ -21,7 +14,7 @@ base-fail2ban-jails-managed:
         fail2ban: {{ base.fail2ban | json }}
     - mode: "0644"
     - require:
-      - pkg: base-fail2ban-journal-support-installed
+      - pkg: base-packages-installed
 
 base-fail2ban-service-running:
   service.running:

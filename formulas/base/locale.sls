@@ -2,10 +2,8 @@
 {%- from "base/map.jinja" import base %}
 {%- if base.locale.enabled %}
 
-base-locale-package-installed:
-  pkg.installed:
-    - name: locales
-    - install_recommends: false
+include:
+  - base.packages
 
 {%- for name in (base.locale.generated + [base.locale.default]) | unique %}
 
@@ -13,7 +11,7 @@ base-locale-{{ name }}-generated:
   locale.present:
     - name: {{ name }}
     - require:
-      - pkg: base-locale-package-installed
+      - pkg: base-packages-installed
 {%- endfor %}
 
 # Written directly rather than through localectl, which needs a running systemd-localed (absent in chroots).

@@ -1,9 +1,16 @@
 # Base and sysadmin packages in one transaction; desktop and telemetry cruft purged.
 {%- from "base/map.jinja" import base %}
+{#- What the other base states need is installed here too, so the whole role is a single apt transaction. #}
+{%- set packages = base.packages + base.admin_packages %}
+{%- if base.package_manager == "apt" %}
+{%-   if base.unattended_upgrades.enabled %}{% do packages.append("unattended-upgrades") %}{% endif %}
+{%-   if base.locale.enabled %}{% do packages.append("locales") %}{% endif %}
+{%-   if base.fail2ban.enabled and "fail2ban" in packages %}{% do packages.append("python3-systemd") %}{% endif %}
+{%- endif %}
 
 base-packages-installed:
   pkg.installed:
-    - pkgs: {{ (base.packages + base.admin_packages) | unique | list | json }}
+    - pkgs: {{ packages | unique | list | json }}
 {%- if base.package_manager == "apt" %}
     - install_recommends: {{ base.install_recommends }}
     # Refresh the package index only when it is older than this, so re-runs stay offline and fast.

@@ -6,13 +6,6 @@
 include:
   - base.packages
 
-base-unattended-upgrades-installed:
-  pkg.installed:
-    - name: unattended-upgrades
-    - install_recommends: false
-    - require:
-      - pkg: base-packages-installed
-
 # The two files Debian's `dpkg-reconfigure unattended-upgrades` would write, with our settings.
 base-unattended-upgrades-periodic-managed:
   file.managed:
@@ -23,7 +16,7 @@ base-unattended-upgrades-periodic-managed:
         settings: {{ settings | json }}
     - mode: "0644"
     - require:
-      - pkg: base-unattended-upgrades-installed
+      - pkg: base-packages-installed
 
 base-unattended-upgrades-config-managed:
   file.managed:
@@ -34,7 +27,7 @@ base-unattended-upgrades-config-managed:
         settings: {{ settings | json }}
     - mode: "0644"
     - require:
-      - pkg: base-unattended-upgrades-installed
+      - pkg: base-packages-installed
 
 {%- for timer in ["apt-daily.timer", "apt-daily-upgrade.timer"] %}
 
