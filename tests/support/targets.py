@@ -98,9 +98,28 @@ def _remove_tree(path):
 
 # --------------------------------------------------------------------------------------------------- network
 class Network:
-    """A bridge with NAT to the outside, owned by one run. Targets get addresses .10, .11, ... on it."""
+    """A bridge with NAT to the outside, owned by one run. Targets get addresses .10, .11, ... on it.
 
-    def __init__(self, run_dir, name="sparksbr0", subnet="192.168.231"):
+    Runs can overlap (a benchmark while tests run): each takes the first free slot, bridge ``sparksbrN`` with
+    subnet 192.168.(231+N).0/24. These private ranges are used by nothing else on these machines.
+    """
+
+    SLOTS = 8
+
+    @classmethod
+    def claim(cls, run_dir):
+        for slot in range(cls.SLOTS):
+            network = cls(run_dir, f"sparksbr{slot}", f"192.168.{231 + slot}")
+            if _run(["ip", "link", "add", network.name, "type", "bridge"], check=False).returncode == 0:
+                network._record()  # from here on, the reaper knows this bridge is ours
+                try:
+                    return network.up()
+                except BaseException:
+                    network.down()
+                    raise
+        raise TargetError(f"no free test network: sparksbr0..{cls.SLOTS - 1} all exist")
+
+    def __init__(self, run_dir, name, subnet):
         self.run_dir = Path(run_dir)
         self.name = name
         self.subnet = subnet
@@ -113,8 +132,7 @@ class Network:
         ]
 
     def up(self):
-        self._record()
-        _run(["ip", "link", "add", self.name, "type", "bridge"])
+        """Configure the bridge (already created by ``claim``), forwarding and NAT."""
         _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.name])
         _run(["ip", "link", "set", self.name, "up"])
         forward = Path("/proc/sys/net/ipv4/ip_forward")
@@ -294,7 +312,7 @@ class TargetRun:
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.ssh_key)])
             self.ssh_public_key = (self.dir / "id_ed25519.pub").read_text()
             self.registry_addresses = _resolve(REGISTRY_HOSTS)
-            self.network = Network(self.dir).up()
+            self.network = Network.claim(self.dir)
         except BaseException:
             self.close()
             raise
