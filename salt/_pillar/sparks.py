@@ -27,7 +27,7 @@ import yaml
 __virtualname__ = "sparks"
 
 SCHEMA_FILE = os.path.join("parameters", "schema.yaml")
-TOP_LEVEL_KEYS = {"roles": "list[str]"}
+TOP_LEVEL_KEYS = {"roles": "list[str]", "users": "list[str]"}
 SCALAR_TYPES = {
     "str": (str,),
     "int": (int,),

@@ -63,6 +63,7 @@ def test_pillar_wins_over_os_layers_and_replaces_lists(tmp_path):
     states = render(tmp_path, OSES["Ubuntu-24.04"], {"sparks": {"base": {
         "packages": ["htop"], "admin_packages": [], "useless_packages": ["apport"], "sudo": {"group": "wheel"},
     }}})
-    assert arg(states["base-packages-installed"], "pkg", "pkgs") == ["htop"]
+    # The states' own needs (unattended-upgrades, locales) join the one transaction; no fail2ban, no journal module.
+    assert arg(states["base-packages-installed"], "pkg", "pkgs") == ["htop", "unattended-upgrades", "locales"]
     assert arg(states["base-packages-useless-purged"], "pkg", "pkgs") == ["apport"]
     assert arg(states["base-sudo-dropin-managed"], "file", "context")["sudo"]["group"] == "wheel"

@@ -29,6 +29,7 @@ STATE_DIR = Path("/run/sparks-tests")
 # Names the targets must resolve without a DNS server of their own: the package registries we may reach.
 REGISTRY_HOSTS = ("deb.debian.org", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
 BOOT_TIMEOUT = 90
+APT_ARCHIVES = CACHE_DIR / "apt-archives"
 
 
 class TargetError(RuntimeError):
@@ -195,15 +196,15 @@ class Target:
             str(self.root),
         ])
         self._configure(extra_files or {})
-        archives = CACHE_DIR / "apt-archives"
-        (archives / "partial").mkdir(parents=True, exist_ok=True)
+        (self.dir / "archives").mkdir()
         with open(self.log, "w", encoding="utf-8") as log:
             process = subprocess.Popen(
                 [
                     "systemd-nspawn", "-D", str(self.root), "-M", self.name, "--boot", "--register=no",
                     "--keep-unit", f"--network-bridge={self.run_.network.name}", "--console=read-only",
-                    # Downloaded .debs are shared by every target and every run: apt fetches each once.
-                    f"--bind={archives}:/var/cache/apt/archives",
+                    # Every target sees the .debs earlier targets downloaded, and writes (and locks) only its own
+                    # upper layer, so targets can run apt at the same time; shutdown() harvests new files.
+                    f"--overlay={APT_ARCHIVES}:{self.dir / 'archives'}:/var/cache/apt/archives",
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
@@ -217,6 +218,7 @@ class Target:
         if self.pid is not None:
             _stop_process(self.pid, getattr(self, "_process", None))
             self.pid = None
+        _harvest_debs(self.dir / "archives")
         _unmount(self.root)
         _remove_tree(self.dir)
 
@@ -401,6 +403,16 @@ def _stop_process(pid, process=None):
         os.killpg(pid, signal.SIGKILL)
     if process is not None:
         process.wait(timeout=10)
+
+
+def _harvest_debs(upper):
+    """Move the .debs a target downloaded into the shared cache (atomically: other runs may be reading it)."""
+    APT_ARCHIVES.mkdir(parents=True, exist_ok=True)
+    for deb in upper.glob("*.deb") if upper.is_dir() else ():
+        if deb.is_file() and not (APT_ARCHIVES / deb.name).exists():
+            tmp = APT_ARCHIVES / f".{deb.name}.{os.getpid()}"
+            shutil.copyfile(deb, tmp)
+            os.replace(tmp, APT_ARCHIVES / deb.name)
 
 
 def _unmount(path):

@@ -1,0 +1,39 @@
+# Web development: Node.js + npm with global npm packages, Ruby + ruby-dev + bundler with gems (lists in pillar).
+{%- from "dev_web/map.jinja" import dev_web %}
+
+dev-web-packages-installed:
+  pkg.installed:
+    - pkgs: {{ dev_web.packages | json }}
+    - refresh: true
+    - cache_valid_time: {{ dev_web.package_index_max_age }}
+    - install_recommends: false
+
+{%- for package in dev_web.npm_packages %}
+
+dev-web-npm-{{ package.name }}-installed:
+  sparks_npm.installed:
+    - name: {{ package.name }}
+{%- if package.get("version") %}
+    - version: "{{ package.version }}"
+{%- endif %}
+{%- if dev_web.npm_registry %}
+    - registry: {{ dev_web.npm_registry }}
+{%- endif %}
+    - require:
+      - pkg: dev-web-packages-installed
+{%- endfor %}
+
+{%- for gem in dev_web.gems %}
+
+dev-web-gem-{{ gem.name }}-installed:
+  sparks_gem.installed:
+    - name: {{ gem.name }}
+{%- if gem.get("version") %}
+    - version: "{{ gem.version }}"
+{%- endif %}
+{%- if gem.get("source") or dev_web.gem_source %}
+    - source: {{ gem.get("source") or dev_web.gem_source }}
+{%- endif %}
+    - require:
+      - pkg: dev-web-packages-installed
+{%- endfor %}
