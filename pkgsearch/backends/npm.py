@@ -60,7 +60,7 @@ class Backend(_Base):
             name = pkg.get("name")
             if not name:
                 continue
-            found.append(
-                Package("npm", name, pkg.get("version"), pkg.get("description") or "", installed_version(name, roots))
-            )
+            # The npm registry gives "version"; verdaccio gives "dist-tags": {"latest": ...}.
+            version = pkg.get("version") or (pkg.get("dist-tags") or {}).get("latest")
+            found.append(Package("npm", name, version, pkg.get("description") or "", installed_version(name, roots)))
         return found
