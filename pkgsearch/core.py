@@ -24,7 +24,7 @@ EXACT, PREFIX, SUBSTRING, DESCRIPTION = 0, 1, 2, 3
 RANK_NAMES = {EXACT: "exact", PREFIX: "prefix", SUBSTRING: "substring", DESCRIPTION: "description"}
 
 # Characters a package name may hold in any of the managers we search (npm scopes bring @ and /).
-_TERM_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@/-]*\Z")
+_TERM_OK = re.compile(r"[A-Za-z0-9@][A-Za-z0-9._+@/-]*\Z")
 _REGEX_CHARS = set("^$*?[](){}|\\")
 
 
@@ -133,7 +133,7 @@ def validate_term(term):
     if not _TERM_OK.match(term):
         raise UsageError(
             f"the search term {term!r} is not a package name fragment; use letters, digits "
-            "and . _ + - @ / (starting with a letter or digit)"
+            "and . _ + - @ / (starting with a letter, digit or @)"
         )
     return term
 

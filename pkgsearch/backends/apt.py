@@ -105,7 +105,7 @@ def build_index(lists_dir):
         text = read_list(path)
         if "_Translation-" in path:
             for st in _stanzas(text):
-                desc = next((v for k, v in st.items() if k.startswith("Description-")), "")
+                desc = next((v for k, v in st.items() if k.startswith("Description-") and k != "Description-md5"), "")
                 long_desc = desc.partition("\n")[2]
                 key = st.get("Description-md5") or st.get("Package")
                 if key and long_desc:
