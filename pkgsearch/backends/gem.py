@@ -9,9 +9,11 @@ index locally. Installed versions come from the gemspec files in RubyGems' spec 
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
+import time
 from urllib.parse import urlencode
 
 from ..core import Package
@@ -62,13 +64,26 @@ class Backend(_Base):
         source = with_slash(options.gem_source)
         installed = installed_gems()
         url = "{}api/v1/search.json?{}".format(source, urlencode({"query": term}))
+        # Remember for a day that a source has no search API, so warm searches go straight to gem.
+        marker = options.cache_path("gem", hashlib.sha1(source.encode()).hexdigest()[:16] + ".static")
+        data = None
         try:
-            _status, _headers, body = http_get(url, options, accept="application/json")
-            data = json.loads(body)
-            if not isinstance(data, list):
-                raise ValueError
-        except (HTTPStatusError, ValueError):
-            data = None  # the source answers, but has no search API: a static source
+            static = not options.refresh and time.time() - os.stat(marker).st_mtime < 86400
+        except OSError:
+            static = False
+        if not static:
+            try:
+                _status, _headers, body = http_get(url, options, accept="application/json")
+                data = json.loads(body)
+                if not isinstance(data, list):
+                    raise ValueError
+            except (HTTPStatusError, ValueError):
+                data = None  # the source answers, but has no search API: a static source
+                try:
+                    with open(marker, "w"):
+                        pass
+                except OSError:
+                    pass
         if data is not None:
             return [
                 Package("gem", g["name"], g.get("version"), g.get("info") or "", installed.get(g["name"]))

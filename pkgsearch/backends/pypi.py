@@ -11,7 +11,7 @@ PyPI has had no search API since 2020, so we search names ourselves:
   * Only the best hits (up to --limit) get details: version and summary from
     <base>/pypi/<name>/json when the index offers that API (PyPI, pypiserver, devpi), else the
     version from the project's simple page. Details are cached like the list.
-  * "installed" is the version importlib.metadata finds for the Python running pkgsearch.
+  * "installed" is the version installed for the Python running pkgsearch (its dist-info).
 """
 
 import hashlib
@@ -181,13 +181,26 @@ def fetch_details(name, options):
     return version, summary or ""
 
 
-def installed_version(name):
-    from importlib import metadata
+def installed_versions():
+    """{normalized name: version} of the distributions the running Python sees.
 
-    try:
-        return metadata.version(name)
-    except Exception:  # PackageNotFoundError, or a broken dist-info
-        return None
+    Reads the *.dist-info / *.egg-info folder names on sys.path (one listdir per folder)
+    instead of importlib.metadata, which scans the whole path again for every name."""
+    import sys
+
+    found = {}
+    for folder in sys.path:
+        try:
+            entries = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith((".dist-info", ".egg-info")):
+                stem = entry.rsplit(".", 1)[0]
+                name, _, version = stem.partition("-")
+                if version:
+                    found.setdefault(normalize(name), version.split("-")[0])
+    return found
 
 
 class Backend(_Base):
@@ -214,9 +227,10 @@ class Backend(_Base):
             t.join(options.remaining())
         for p in top[16:]:
             detail(p)
+        installed = installed_versions() if top else {}
         for pkg in top:
             got = results.get(pkg.name)
             if isinstance(got, tuple):
                 pkg.version, pkg.summary = got[0] or None, " ".join((got[1] or "").split())
-            pkg.installed = installed_version(pkg.name)
+            pkg.installed = installed.get(normalize(pkg.name))
         return top

@@ -3,6 +3,7 @@ and the bundle that carries the package to minions and salt-ssh targets."""
 
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,12 @@ def mod(tmp_path, monkeypatch):
     module.__opts__ = {}
     module.__context__ = {}
     module.config = config
+    # Salt's import-time handler on the root logger would replay these records at exit, onto
+    # a stream pytest has closed: keep the module's log lines local to the test.
+    quiet = logging.getLogger("tests.pkgsearch.salt_module")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    module.log = quiet
     return module
 
 
