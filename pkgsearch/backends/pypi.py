@@ -209,8 +209,7 @@ class Backend(_Base):
 
     def search(self, term, options):
         names = match_names(load_names(options), term)
-        candidates = rank_packages(term, [Package("pypi", n) for n in names], options.exact, False)
-        top = candidates[: options.limit]
+        top = rank_packages(term, [Package("pypi", n) for n in names], options.exact, False, options.limit)
         results = {}
 
         def detail(pkg):

@@ -184,6 +184,10 @@ def test_gem_static_source_through_the_real_gem(gem_source, cache):
     report = core.search("htop", managers="gem", gem_source=gem_source.url)
     found = _ok(report, "gem")
     assert [(p.name, p.version) for p in found] == [("htop", "0.3.0"), ("htopish", "1.0.0")]
+    # The source has no search API; that is remembered, and the second search asks gem directly.
+    assert list((cache / "gem").glob("*.static"))
+    again = _ok(core.search("htop", managers="gem", gem_source=gem_source.url), "gem")
+    assert [(p.name, p.version) for p in again] == [("htop", "0.3.0"), ("htopish", "1.0.0")]
 
 
 def test_gem_unreachable_source_is_an_error(cache):
