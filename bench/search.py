@@ -45,6 +45,22 @@ def timed(argv, env, runs, ok=(0, 1)):
     return statistics.median(times)
 
 
+def timed_interleaved(commands, env, runs):
+    """Median wall time of each command, running them in turns (a, b, a, b, ...) so that load
+    from elsewhere on the machine hits every command alike."""
+    times = [[] for _ in commands]
+    for i in range(runs + 1):
+        for k, argv in enumerate(commands):
+            started = time.perf_counter()
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+            took = time.perf_counter() - started
+            if proc.returncode not in (0, 1):
+                raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr[-400:]}")
+            if i:
+                times[k].append(took)
+    return [statistics.median(t) for t in times]
+
+
 def install_mpm(folder):
     """meta-package-manager in a throwaway venv; returns the mpm path or an error string."""
     venv.create(folder, with_pip=True)
@@ -105,11 +121,13 @@ def main():
             subprocess.run(PKGSEARCH + ["-m", m, "redis"], env=env, capture_output=True, timeout=300)
 
         print(f"\npkgsearch {term!r}, warm, median of {args.runs} runs (all servers on 127.0.0.1)\n", flush=True)
-        single = {}
+        # Every single-manager search and the all-managers one, in turns.
+        measured = timed_interleaved([PKGSEARCH + ["-m", m, term] for m in managers] + [PKGSEARCH + [term]], env,
+                                     args.runs)
+        single = dict(zip(managers, measured))
+        all_time = measured[-1]
         for m in managers:
-            single[m] = timed(PKGSEARCH + ["-m", m, term], env, args.runs)
             row(f"pkgsearch -m {m} {term}", f"{single[m]:.3f}s")
-        all_time = timed(PKGSEARCH + [term], env, args.runs)
         row(f"pkgsearch {term} (all managers: {', '.join(managers)} answer, the rest skip)", f"{all_time:.3f}s")
         slowest = max(single, key=single.get)
         own_times = {}

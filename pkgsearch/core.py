@@ -306,6 +306,13 @@ def _run_backend(name, term, options, results):
     results.put(outcome)
 
 
+def _spawns(name):
+    try:
+        return bool(getattr(_backends.get(name), "spawns", False))
+    except Exception:  # an import error is reported by the backend's own thread
+        return False
+
+
 def search(term, managers=None, on_outcome=None, **options):
     """Search every selected manager concurrently and return a Report.
 
@@ -318,7 +325,8 @@ def search(term, managers=None, on_outcome=None, **options):
     started = time.monotonic()
     opts.deadline = started + opts.timeout
     results = queue.Queue()
-    for name in selected:
+    # Backends that start a tool (ruby, brew, ...) go first: their process start overlaps the rest.
+    for name in sorted(selected, key=lambda n: not _spawns(n)):
         # Daemon threads: a backend stuck past its timeout is abandoned, never waited for.
         threading.Thread(
             target=_run_backend, args=(name, term, opts, results), name=f"pkgsearch-{name}", daemon=True

@@ -14,6 +14,7 @@ class Backend:
 
     name = ""
     tools = ()  # executables of which at least one must be on PATH, else the backend is skipped
+    spawns = False  # runs a (slow-starting) tool: started first, so it overlaps everything else
 
     def missing(self, options):
         """A reason to skip this backend here, or "" if it can run."""

@@ -45,6 +45,7 @@ def parse_info(text):
 class Backend(_Base):
     name = "brew"
     tools = ("brew",)
+    spawns = True
 
     def search(self, term, options):
         # brew exits 1 (with "No formulae or casks found" on stderr) when nothing matches.

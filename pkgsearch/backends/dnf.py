@@ -36,6 +36,7 @@ def parse_tabbed(text):
 class Backend(_Base):
     name = "dnf"
     tools = ("dnf",)
+    spawns = True
 
     def search(self, term, options):
         out, _ = run(["dnf", "--quiet", "search", term], options, ok_codes=(0, 1))

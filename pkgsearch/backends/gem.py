@@ -59,15 +59,15 @@ def parse_gem_search(text):
 class Backend(_Base):
     name = "gem"
     tools = ("gem",)
+    spawns = True
 
     def search(self, term, options):
         source = with_slash(options.gem_source)
-        installed = installed_gems()
         url = "{}api/v1/search.json?{}".format(source, urlencode({"query": term}))
         # Remember for a day that a source has no search API, so warm searches go straight to gem.
-        marker = options.cache_path("gem", hashlib.sha1(source.encode()).hexdigest()[:16] + ".static")
         data = None
         try:
+            marker = options.cache_path("gem", hashlib.sha1(source.encode()).hexdigest()[:16] + ".static")
             static = not options.refresh and time.time() - os.stat(marker).st_mtime < 86400
         except OSError:
             static = False
@@ -82,9 +82,10 @@ class Backend(_Base):
                 try:
                     with open(marker, "w"):
                         pass
-                except OSError:
+                except (OSError, NameError):  # no cache folder: probe again next time
                     pass
         if data is not None:
+            installed = installed_gems()
             return [
                 Package("gem", g["name"], g.get("version"), g.get("info") or "", installed.get(g["name"]))
                 for g in data
@@ -96,6 +97,7 @@ class Backend(_Base):
             options,
             stderr_fails=("ERROR:",),  # gem exits 0 even when it could not read the source
         )
+        installed = installed_gems()
         return [
             Package("gem", name, versions[0] if versions else None, "", installed.get(name))
             for name, versions in parse_gem_search(out)

@@ -29,6 +29,7 @@ def parse(text):
 class Backend(_Base):
     name = "pacman"
     tools = ("pacman",)
+    spawns = True
 
     def search(self, term, options):
         # pacman takes a POSIX regex: escape the two regex characters a name may hold.

@@ -11,6 +11,7 @@ from .base import run
 class Backend(_Base):
     name = "pkgng"
     tools = ("pkg",)
+    spawns = True
 
     def search(self, term, options):
         out, _ = run(["pkg", "rquery", "-a", "%n\t%v\t%c"], options)
