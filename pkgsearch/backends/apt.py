@@ -25,7 +25,7 @@ from ..core import Package
 from .base import Backend as _Base
 from .base import BackendError
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 _LIST_RE = re.compile(r"_(Packages|i18n_Translation-[A-Za-z_]+)(\.(gz|xz|bz2|lz4|zst))?$")
 
 
@@ -39,11 +39,13 @@ def list_files(lists_dir):
 
 
 def signature(lists_dir):
-    """What the index depends on: every list file's name, size and mtime."""
+    """What the index depends on: every list file's name, size, mtime and inode."""
     parts = [INDEX_FORMAT]
     for path in list_files(lists_dir):
         st = os.stat(path)
-        parts.append([os.path.basename(path), st.st_size, st.st_mtime_ns])
+        # apt renames a freshly downloaded list into place: a new inode even if size and
+        # mtime (apt copies the server's Last-Modified) happened to match.
+        parts.append([os.path.basename(path), st.st_size, st.st_mtime_ns, st.st_ino])
     return json.dumps(parts, separators=(",", ":"))
 
 

@@ -132,6 +132,21 @@ def test_apt_index_rebuilds_when_lists_change(lists, tmp_path):
     assert "TOP clones" in [p.summary for p in _search("libhtop")][0]
 
 
+def test_apt_rebuilds_when_a_list_is_renamed_into_place_with_same_size_and_mtime(lists):
+    """apt moves each downloaded list into place and copies the server's Last-Modified to it."""
+    main = lists / "deb.example_dists_x_main_binary-amd64_Packages"
+    _search("htop")
+    st = main.stat()
+    new = PACKAGES.replace("library for HTOP clones", "library for HTOP tools!")
+    assert len(new) == len(PACKAGES)
+    partial = lists / "partial-download"
+    partial.write_text(new)
+    os.utime(partial, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(partial, main)
+    assert main.stat().st_size == st.st_size and main.stat().st_mtime_ns == st.st_mtime_ns
+    assert [p.summary for p in _search("libhtop")] == ["library for HTOP tools!"]
+
+
 def test_apt_refresh_forces_rebuild(lists, tmp_path):
     _search("htop")
     index = next((tmp_path / "cache" / "apt").iterdir())
