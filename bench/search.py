@@ -13,7 +13,6 @@ apt is this machine's. Times are medians of --runs runs, warm (indexes built/cac
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -124,7 +123,7 @@ def main():
         # Every single-manager search and the all-managers one, in turns.
         measured = timed_interleaved([PKGSEARCH + ["-m", m, term] for m in managers] + [PKGSEARCH + [term]], env,
                                      args.runs)
-        single = dict(zip(managers, measured))
+        single = dict(zip(managers, measured[:-1], strict=True))
         all_time = measured[-1]
         for m in managers:
             row(f"pkgsearch -m {m} {term}", f"{single[m]:.3f}s")

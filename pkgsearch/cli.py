@@ -27,15 +27,20 @@ def build_parser():
     p.add_argument("term", nargs="?", help="text to find in package names (and descriptions)")
     p.add_argument("-m", "--managers", help="comma-separated managers to search (default: all)")
     p.add_argument("-e", "--exact", action="store_true", help="only packages named exactly TERM")
-    p.add_argument("-n", "--limit", default=core.DEFAULT_LIMIT, help=f"at most N results (default {core.DEFAULT_LIMIT})")
     p.add_argument(
-        "-t", "--timeout", default=core.DEFAULT_TIMEOUT, help=f"seconds each manager may take (default {core.DEFAULT_TIMEOUT:g})"
+        "-n", "--limit", default=core.DEFAULT_LIMIT, help=f"at most N results (default {core.DEFAULT_LIMIT})"
+    )
+    p.add_argument(
+        "-t", "--timeout", default=core.DEFAULT_TIMEOUT,
+        help=f"seconds each manager may take (default {core.DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("-r", "--refresh", action="store_true", help="rebuild/revalidate the local indexes first")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="format", action="store_const", const="json", help="JSON output")
     fmt.add_argument("--plain", dest="format", action="store_const", const="plain", help="tab-separated lines")
-    fmt.add_argument("--table", dest="format", action="store_const", const="table", help="a table (default on a terminal)")
+    fmt.add_argument(
+        "--table", dest="format", action="store_const", const="table", help="a table (default on a terminal)"
+    )
     fmt.add_argument(
         "--stream", dest="format", action="store_const", const="stream",
         help="plain lines printed as each manager answers, unranked across managers",

@@ -53,7 +53,9 @@ class Backend(_Base):
         versions = parse_tabbed(versions)
         installed = {}
         try:
-            rpm_out, _ = run(["rpm", "-q", "--queryformat", "%{NAME}\t%{VERSION}-%{RELEASE}\n", *names], options, ok_codes=range(256))
+            rpm_out, _ = run(
+                ["rpm", "-q", "--queryformat", "%{NAME}\t%{VERSION}-%{RELEASE}\n", *names], options, ok_codes=range(256)
+            )
             installed = parse_tabbed(rpm_out)
         except Exception:  # no rpm: installed stays unknown
             pass

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from ..core import Package
 from .base import Backend as _Base
-from .base import BackendError, HTTPStatusError, http_get, run, with_slash
+from .base import HTTPStatusError, http_get, run, with_slash
 
 _LINE = re.compile(r"^(\S+) \(([^)]*)\)$")
 _SPEC = re.compile(r"^(.+)-(\d[^-]*?)(?:-[a-z0-9_]+(?:-[a-z0-9_]+)*)?\.gemspec$")

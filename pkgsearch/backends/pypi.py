@@ -211,21 +211,25 @@ class Backend(_Base):
         names = match_names(load_names(options), term)
         top = rank_packages(term, [Package("pypi", n) for n in names], options.exact, False, options.limit)
         results = {}
+        pending = list(top)
+        lock = threading.Lock()
 
-        def detail(pkg):
-            try:
-                results[pkg.name] = fetch_details(pkg.name, options)
-            except BackendError as exc:
-                results[pkg.name] = exc
+        def worker():  # up to 16 detail requests at a time
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    pkg = pending.pop(0)
+                try:
+                    results[pkg.name] = fetch_details(pkg.name, options)
+                except Exception as exc:  # no details for this one; the name still counts
+                    results[pkg.name] = exc
 
-        threads = [threading.Thread(target=detail, args=(p,), daemon=True) for p in top[:16]]
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(16, len(top)))]
         for t in threads:
             t.start()
-        # Hits beyond the first 16 are detailed in a second wave (rare: --limit above 16).
         for t in threads:
             t.join(options.remaining())
-        for p in top[16:]:
-            detail(p)
         installed = installed_versions() if top else {}
         for pkg in top:
             got = results.get(pkg.name)

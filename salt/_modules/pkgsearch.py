@@ -75,7 +75,7 @@ def _impl():
 
 def _config(key):
     try:
-        conf = __salt__["config.get"]("pkgsearch", {})
+        conf = __salt__["config.get"]("pkgsearch", {})  # noqa: F821  pylint: disable=undefined-variable
     except (KeyError, NameError):
         conf = {}
     return conf.get(key) if isinstance(conf, dict) else None
@@ -144,7 +144,7 @@ def search(
         elif outcome.status != "ok":
             log.warning("pkgsearch: %s: %s: %s", outcome.manager, outcome.status, outcome.message)
     if report.exit_code == 3:
-        __context__["retcode"] = 3
+        __context__["retcode"] = 3  # noqa: F821  pylint: disable=undefined-variable
     if details:
         return {
             "results": report.as_json(),

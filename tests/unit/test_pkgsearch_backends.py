@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from pkgsearch import core  # noqa: E402
-from pkgsearch.backends import apt, brew, dnf, gem, pacman, pypi  # noqa: E402
+from pkgsearch.backends import brew, dnf, gem, pacman, pypi  # noqa: E402
 from pkgsearch_servers import fake_path  # noqa: E402
 
 PACKAGES = """Package: htop
@@ -188,8 +188,11 @@ def test_brew_parsers():
 
 
 def test_pacman_parser():
-    text = "extra/htop 3.3.0-1 [installed]\n    Interactive process viewer\n" \
-           "extra/htop-vim 3.3.0-1 (editors) [installed: 3.2.2-1]\n    With vim keys\nextra/bashtop 0.9-3\n    Monitor\n"
+    text = (
+        "extra/htop 3.3.0-1 [installed]\n    Interactive process viewer\n"
+        "extra/htop-vim 3.3.0-1 (editors) [installed: 3.2.2-1]\n    With vim keys\n"
+        "extra/bashtop 0.9-3\n    Monitor\n"
+    )
     got = [(p.name, p.version, p.installed, p.summary) for p in pacman.parse(text)]
     assert got == [
         ("htop", "3.3.0-1", "3.3.0-1", "Interactive process viewer"),

@@ -1,9 +1,7 @@
 """pkgsearch engine: input validation, ranking, options, version order, the concurrent run.
 No network, no root: backends are replaced by stubs or fed fixed text."""
 
-import os
 import sys
-import threading
 import time
 from pathlib import Path
 
