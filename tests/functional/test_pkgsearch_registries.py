@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -223,12 +222,10 @@ def test_real_apt_agrees_with_apt_cache(cache):
 def test_all_local_backends_together_via_the_cli(pypi_server, npm_registry, gem_source, cache):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PKGSEARCH_PYPI_INDEX=pypi_server.url,
                PKGSEARCH_NPM_REGISTRY=npm_registry.url, PKGSEARCH_GEM_SOURCE=gem_source.url)
-    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "pkgsearch", "--json", "htop"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert time.monotonic() - started < 60
     managers = {row["manager"] for row in data}
     assert {"pypi", "npm", "gem"} <= managers
     exact = [row for row in data if row["name"] == "htop"]

@@ -151,7 +151,7 @@ def test_search_runs_backends_concurrently_and_ranks_across_them(stubs):
     started = time.monotonic()
     report = core.search("htop", managers="apt,pypi,npm")
     took = time.monotonic() - started
-    assert took < 1.0, "three 0.4 s backends must overlap"  # generous: sequential would be 1.2 s
+    assert took < 3 * 0.4, "three 0.4 s backends must overlap, not run one after another"
     assert [(p.manager, p.name) for p in report.packages] == [
         ("apt", "htop"), ("npm", "htop"), ("pypi", "htop-py"), ("apt", "bashtop"), ("npm", "top")
     ]
