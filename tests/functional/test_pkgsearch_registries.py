@@ -164,13 +164,18 @@ def test_pypi_over_100k_generated_names(cache):
 # ------------------------------------------------------------------------------------------ npm
 
 
-def test_npm_against_verdaccio(npm_registry, cache):
+def test_npm_against_verdaccio(npm_registry, cache, tmp_path, monkeypatch):
+    # A global install of an older @sparks/htop, as `npm install -g` leaves it under the prefix.
+    pkg_dir = tmp_path / "prefix" / "lib" / "node_modules" / "@sparks" / "htop"
+    pkg_dir.mkdir(parents=True)
+    (pkg_dir / "package.json").write_text('{"name": "@sparks/htop", "version": "2.0.0"}')
+    monkeypatch.setenv("npm_config_prefix", str(tmp_path / "prefix"))
     report = core.search("htop", managers="npm", npm_registry=npm_registry.url)
     found = _ok(report, "npm")
-    assert [(p.name, p.version, p.summary) for p in found] == [
-        ("htop-node", "1.0.0", "htop for node"),
-        ("@sparks/htop", "2.1.0", "scoped htop"),
-        ("top-stats", "0.1.0", "process stats like htop"),
+    assert [(p.name, p.version, p.summary, p.installed) for p in found] == [
+        ("htop-node", "1.0.0", "htop for node", None),
+        ("@sparks/htop", "2.1.0", "scoped htop", "2.0.0"),
+        ("top-stats", "0.1.0", "process stats like htop", None),
     ]
     assert [p.name for p in _ok(core.search("htop-node", managers="npm", npm_registry=npm_registry.url,
                                             exact=True), "npm")] == ["htop-node"]
@@ -187,6 +192,57 @@ def test_gem_static_source_through_the_real_gem(gem_source, cache):
     assert list((cache / "gem").glob("*.static"))
     again = _ok(core.search("htop", managers="gem", gem_source=gem_source.url), "gem")
     assert [(p.name, p.version) for p in again] == [("htop", "0.3.0"), ("htopish", "1.0.0")]
+
+
+def test_gem_installed_versions_from_gem_home(gem_source, cache, tmp_path, monkeypatch):
+    specs = tmp_path / "gemhome" / "specifications"
+    specs.mkdir(parents=True)
+    (specs / "htopish-0.9.0.gemspec").write_text("# a gemspec\n")
+    monkeypatch.setenv("GEM_HOME", str(tmp_path / "gemhome"))
+    found = _ok(core.search("htopish", managers="gem", gem_source=gem_source.url), "gem")
+    assert [(p.name, p.version, p.installed) for p in found] == [("htopish", "1.0.0", "0.9.0")]
+
+
+def test_gem_source_with_the_search_api(cache):
+    """RECORDED: a source speaking the RubyGems search API (GET /api/v1/search.json), answered
+    by a loopback server with a response written in that API's shape (name, version, info)."""
+    if not shutil.which("gem"):
+        pytest.skip("gem not installed (the backend is skipped without it)")
+    import http.server
+    import threading
+
+    answer = json.dumps([
+        {"name": "htop-rb", "version": "1.1.0", "info": "A recorded API answer"},
+        {"name": "htop", "version": "0.3.0", "info": "htop"},
+    ]).encode()
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.path)
+            status, body = (200, answer) if self.path.startswith("/api/v1/search.json?query=htop") else (404, b"")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/" % server.server_address[1]
+        found = _ok(core.search("htop", managers="gem", gem_source=url), "gem")
+        assert [(p.name, p.version, p.summary) for p in found] == [
+            ("htop", "0.3.0", "htop"), ("htop-rb", "1.1.0", "A recorded API answer")
+        ]
+        assert seen == ["/api/v1/search.json?query=htop"]
+        assert not list((cache / "gem").glob("*.static"))  # an API source is not marked static
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_gem_unreachable_source_is_an_error(cache):
