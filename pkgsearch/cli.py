@@ -4,6 +4,7 @@ Exit codes: 0 found, 1 nothing found, 2 usage error, 3 no manager could answer.
 """
 
 import argparse
+import os
 import sys
 
 from . import backends, core, output
@@ -54,12 +55,21 @@ def build_parser():
 
 
 def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):
+        try:  # a summary in any script must not crash a non-UTF-8 terminal
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
     try:
         return _main(argv)
     except KeyboardInterrupt:
         sys.stderr.write("pkgsearch: interrupted\n")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `pkgsearch lib | head`: stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 0
 
 
