@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 BUILD_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-image.sh"
+MINION_LAYER_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-minion-layer.sh"
 CACHE_DIR = Path(os.environ.get("SPARKS_CACHE_DIR", "/var/cache/sparks"))
 STATE_DIR = Path("/run/sparks-tests")
 # Names the targets must resolve without a DNS server of their own: the package registries we may reach.
@@ -57,22 +58,38 @@ def image_dir():
     The cache key is a hash of the build script: editing the recipe rebuilds the image, nothing else does.
     """
     digest = hashlib.sha256(BUILD_SCRIPT.read_bytes()).hexdigest()[:12]
+    return _cached_build(f"debian12-{digest}", ["bash", str(BUILD_SCRIPT)])
+
+
+def minion_layer_dir():
+    """A layer over the image with a salt-minion (the host's exact Salt version) that starts when configured."""
+    import salt.version
+
+    version = salt.version.__version__
+    base = image_dir()
+    key = hashlib.sha256(MINION_LAYER_SCRIPT.read_bytes() + base.name.encode() + version.encode()).hexdigest()[:12]
+    return _cached_build(f"minion-{key}", ["bash", str(MINION_LAYER_SCRIPT), str(base), version])
+
+
+def _cached_build(name, build_command):
+    """Build (``build_command`` + output tarball) once, keep the tarball and its unpacked tree in the cache."""
     images = CACHE_DIR / "images"
     images.mkdir(parents=True, exist_ok=True)
-    tarball = images / f"debian12-{digest}.tar.zst"
-    unpacked = images / f"debian12-{digest}"
+    tarball = images / f"{name}.tar.zst"
+    unpacked = images / name
     ready = unpacked / ".sparks-image-ready"
     if ready.exists():
         return unpacked
+    prefix = name.rsplit("-", 1)[0]
     with _lock(images / ".lock"):
         if ready.exists():
             return unpacked
         if not tarball.exists():
-            for old in images.glob("debian12-*"):
+            for old in images.glob(f"{prefix}-*"):
                 _remove_tree(old)
-            result = _run(["bash", str(BUILD_SCRIPT), str(tarball)], check=False)
+            result = _run([*build_command, str(tarball)], check=False)
             if result.returncode != 0:
-                raise TargetError(f"image build failed:\n{result.stdout}\n{result.stderr}")
+                raise TargetError(f"{name} build failed:\n{result.stdout}\n{result.stderr}")
         _remove_tree(unpacked)
         unpacked.mkdir()
         _run(["tar", "--zstd", "-C", str(unpacked), "--numeric-owner", "--xattrs", "-xf", str(tarball)])
@@ -187,12 +204,13 @@ class Target:
         self.pid = None
 
     # -- lifecycle
-    def boot(self, extra_files=None):
+    def boot(self, extra_files=None, minion=False):
         for sub in ("upper", "work", "root"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        lower = f"{minion_layer_dir()}:{self.run_.image}" if minion else str(self.run_.image)
         _run([
             "mount", "-t", "overlay", "overlay", "-o",
-            f"lowerdir={self.run_.image},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
+            f"lowerdir={lower},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
             str(self.root),
         ])
         self._configure(extra_files or {})
@@ -319,14 +337,29 @@ class TargetRun:
             self.close()
             raise
 
-    def boot(self, *names, extra_files=None):
-        """Boot targets (in parallel) and return them in the order of ``names``."""
+    def boot(self, *names, extra_files=None, minion_config=None):
+        """Boot targets (in parallel) and return them in the order of ``names``.
+
+        ``minion_config(target) -> dict`` makes them salt-minions: the dict is written as
+        /etc/salt/minion.d/sparks.conf (``id`` defaults to the target's name).
+        """
         new = [Target(self, name, self.network.allocate_address()) for name in names]
         self.targets.extend(new)
         from concurrent.futures import ThreadPoolExecutor
 
+        def boot_one(target):
+            files = dict(extra_files or {})
+            if minion_config:
+                import yaml
+
+                conf = {"id": target.name, **minion_config(target)}
+                files["etc/salt/minion.d/sparks.conf"] = yaml.safe_dump(conf)
+            target.boot(files, minion=bool(minion_config))
+
+        if minion_config:
+            minion_layer_dir()  # build once, before the parallel boots
         with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
-            list(pool.map(lambda target: target.boot(extra_files), new))
+            list(pool.map(boot_one, new))
         return new
 
     def shutdown(self, *targets):

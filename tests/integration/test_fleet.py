@@ -1,0 +1,99 @@
+"""Fleet sync through a salt-master: minions in real targets, roles as grains, highstate, batches, a minion down.
+
+The master is pytest-salt-factories' daemon configured from this repository (file_roots, pillar_roots,
+our modules and pillar checker), listening on the test bridge; each target runs a salt-minion from the
+harness's minion layer and is accepted automatically (auto_accept: tests only).
+"""
+
+import time
+
+import pytest
+
+from tests.support.saltrun import repo_config
+
+pytestmark = pytest.mark.integration
+ROLES = {"fleet1": ["dev_mini"], "fleet2": ["local_perms"], "fleet3": ["dev_mini", "local_perms"]}
+STATE_PREFIX = {"dev_mini": "dev-mini-", "local_perms": "local-perms-"}
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, target_run, tmp_path_factory):
+    conf = repo_config(tmp_path_factory.mktemp("master"))
+    overrides = {key: conf[key] for key in conf if key != "root_dir"}
+    overrides.update(interface=target_run.network.gateway, auto_accept=True, open_mode=False)
+    factory = salt_factories.salt_master_daemon("sparks-master", overrides=overrides)
+    with factory.started(start_timeout=120):
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def fleet(master, target_run):
+    minion_conf = lambda target: {  # noqa: E731
+        "master": target_run.network.gateway,
+        "master_port": master.config["ret_port"],
+        "grains": {"roles": ROLES[target.name]},
+        "enable_fqdns_grains": False,
+    }
+    targets = target_run.boot(*ROLES, minion_config=minion_conf)
+    salt = master.salt_cli(timeout=900)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pinged = salt.run("test.ping", minion_tgt="*", _timeout=30)
+        if isinstance(pinged.data, dict) and sorted(pinged.data) == sorted(ROLES):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail(f"minions did not all answer: {pinged.stdout} {pinged.stderr}")
+    yield {t.name: t for t in targets}, salt
+    target_run.shutdown(*targets)
+
+
+def state_ids(minion_return):
+    return {ret["__id__"] for ret in minion_return.values()}
+
+
+def test_highstate_converges_each_minion_to_its_own_roles(fleet):
+    targets, salt = fleet
+    ret = salt.run("state.highstate", minion_tgt="*", _timeout=900)
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    for name, roles in ROLES.items():
+        ids = state_ids(ret.data[name])
+        assert all(not r["result"] is False for r in ret.data[name].values())
+        for role, prefix in STATE_PREFIX.items():
+            assert any(i.startswith(prefix) for i in ids) == (role in roles), (name, ids)
+    assert "git" in targets["fleet1"].packages() and "git" not in targets["fleet2"].packages()
+
+
+def test_second_highstate_changes_nothing_anywhere(fleet):
+    _, salt = fleet
+    ret = salt.run("state.highstate", minion_tgt="*", _timeout=900)
+    assert ret.returncode == 0
+    for name in ROLES:
+        assert {i: r["changes"] for i, r in ret.data[name].items() if r["changes"]} == {}, name
+
+
+def test_rolling_batch_by_role(fleet):
+    """`salt -G roles:dev_mini -b 1 state.highstate`: one machine of a role at a time (how web nodes roll)."""
+    _, salt = fleet
+    ret = salt.run("-G", "-b", "1", "state.highstate", minion_tgt="roles:dev_mini", _timeout=900)
+    assert ret.returncode == 0, ret.stdout[-2000:]
+    assert "fleet1" in ret.stdout and "fleet3" in ret.stdout and "fleet2" not in ret.stdout
+
+
+def test_minion_down_during_highstate_catches_up_next_time(fleet):
+    targets, salt = fleet
+    down = targets["fleet3"]
+    down.run("systemctl stop salt-minion", check=True)
+    down.run("rm -rf /root/.ssh", check=True)  # drift that its next highstate must repair
+    ret = salt.run("state.highstate", minion_tgt="*", _timeout=300)
+    assert ret.returncode != 0
+    assert "fleet3" in ret.stdout and "Minion did not return" in ret.stdout
+    assert ret.data["fleet1"] and ret.data["fleet2"]
+    down.run("systemctl start salt-minion", check=True)
+    deadline = time.monotonic() + 60
+    while salt.run("test.ping", minion_tgt="fleet3", _timeout=10).data is not True:
+        assert time.monotonic() < deadline, "fleet3 did not come back"
+        time.sleep(2)
+    again = salt.run("state.highstate", minion_tgt="fleet3", _timeout=600)
+    assert again.returncode == 0
+    assert down.run("stat -c %a /root/.ssh", check=True).stdout.strip() == "700"
