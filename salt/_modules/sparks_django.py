@@ -279,7 +279,7 @@ def failure_message(command, outcome, limit=4000):
 def _checked(command, args, context, **execute_kwargs):
     outcome = _execute(command, args, context, **execute_kwargs)
     if outcome["retcode"] != 0:
-        raise CommandExecutionError(failure_message(command, outcome), info=outcome)
+        raise CommandExecutionError(failure_message(command, outcome))
     return outcome
 
 

@@ -453,21 +453,24 @@ def release_deployed(
     if check_deploy is None:
         check_deploy = environment == "production"
 
-    os.makedirs(os.path.join(name, "releases"), exist_ok=True)
-    _chown(os.path.join(name, "releases"), runas)
-    lock_path = os.path.join(name, ".sparks-deploy.lock")
-    with open(lock_path, "a", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            ret.update(result=False, comment=f"Another deploy of {name} is running")
-            return ret
-        try:
-            return _deploy(ret, name, release, options, check_deploy, check_fail_level, migrate, keep,
-                           settings_module, env_file, env)
-        except (_StepFailed, CommandExecutionError, SaltInvocationError) as exc:
-            ret.update(result=False, comment=str(exc))
-            return ret
+    deploy_args = (ret, name, release, options, check_deploy, check_fail_level, migrate, keep,
+                   settings_module, env_file, env)
+    try:
+        if __opts__["test"]:
+            # Read-only: nothing is created, not even the releases directory or the lock file.
+            return _deploy(*deploy_args)
+        os.makedirs(os.path.join(name, "releases"), exist_ok=True)
+        _chown(os.path.join(name, "releases"), runas)
+        with open(os.path.join(name, ".sparks-deploy.lock"), "a", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                ret.update(result=False, comment=f"Another deploy of {name} is running")
+                return ret
+            return _deploy(*deploy_args)
+    except (_StepFailed, CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
 
 
 def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate, keep,

@@ -13,7 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
+
+import pytest
+from saltfactories.utils.functional import Loaders
 
 CACHE_ROOT = pathlib.Path(os.environ.get("SPARKS_TEST_VENV_CACHE", "/var/cache/sparks/test-venvs"))
 BASE_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -300,5 +302,32 @@ def django_minion_opts(salt_factories, repo_root):
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def dedent(text):
-    return textwrap.dedent(text)
+# --------------------------------------------------------------------------------------------------
+# Fixtures shared by the sparks_django functional test modules (imported by name into each module).
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minion_opts(salt_factories):
+    return django_minion_opts(salt_factories, REPO_ROOT)
+
+
+@pytest.fixture(scope="module")
+def loaders(minion_opts):  # pylint: disable=redefined-outer-name
+    return Loaders(minion_opts)
+
+
+@pytest.fixture(autouse=True)
+def reset_loaders_state(loaders):  # pylint: disable=redefined-outer-name
+    try:
+        yield
+    finally:
+        loaders.reset_state()
+
+
+@pytest.fixture(scope="module", params=list(DJANGO_SPECS))
+def django_install(request):
+    """A cached virtualenv per Django line: ``{venv, version, label, wheelhouse}``."""
+    venv, version = django_venv(request.param)
+    wheelhouse, _ = django_wheelhouse(request.param)
+    return {"venv": str(venv), "version": version, "label": request.param, "wheelhouse": str(wheelhouse)}

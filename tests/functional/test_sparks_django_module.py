@@ -10,16 +10,15 @@ import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
-from saltfactories.utils.functional import Loaders
 
-from sparks_django_support import (
-    DJANGO_SPECS,
-    REPO_ROOT,
+from sparks_django_support import (  # pylint: disable=unused-import
     SECRET_KEY_VALUE,
     SUPERUSER_PASSWORD,
-    django_minion_opts,
-    django_venv,
+    django_install,
     gettext_available,
+    loaders,
+    minion_opts,
+    reset_loaders_state,
     write_project,
 )
 
@@ -27,32 +26,8 @@ pytestmark = [pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def minion_opts(salt_factories):
-    return django_minion_opts(salt_factories, REPO_ROOT)
-
-
-@pytest.fixture(scope="module")
-def loaders(minion_opts):
-    return Loaders(minion_opts)
-
-
-@pytest.fixture(autouse=True)
-def reset_loaders_state(loaders):
-    try:
-        yield
-    finally:
-        loaders.reset_state()
-
-
-@pytest.fixture(scope="module")
 def django_module(loaders):
     return loaders.modules.sparks_django
-
-
-@pytest.fixture(scope="module", params=list(DJANGO_SPECS))
-def django_install(request):
-    venv, version = django_venv(request.param)
-    return {"venv": str(venv), "version": version}
 
 
 @pytest.fixture
