@@ -1,0 +1,211 @@
+"""
+sparks_django.release_deployed / rolled_back with a real git repository of a real Django project:
+deploy v1, v2, a broken v3 (failing migration), roll back, a failing deploy check and health check, pruning.
+
+The steps build on each other (one project root per Django line), so they live in one test per line.
+"""
+
+import json
+import os
+import pathlib
+
+import pytest
+
+from sparks_django_support import (  # pylint: disable=unused-import
+    SECRET_KEY_VALUE,
+    django_install,
+    gettext_available,
+    loaders,
+    make_git_repository,
+    minion_opts,
+    reset_loaders_state,
+)
+
+pytestmark = [pytest.mark.timeout(600)]
+
+
+def _current(root):
+    link = root / "current"
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def _previous(root):
+    link = root / "previous"
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def _no_secret(ret):
+    assert SECRET_KEY_VALUE not in json.dumps(ret.full_return)
+
+
+def _served_text(django_module, root, django_install):
+    """What the project's home page shows, rendered by the code ``current`` points to."""
+    output = django_module.manage(
+        "shell",
+        ["--command", "from django.test import Client; print('PAGE=' + Client().get('/').content.decode())"],
+        project_dir=str(root / "current" / "src"),
+        virtualenv=str(root / "current" / "venv"),
+        env={"SPARKDEMO_DB": str(root / "shared" / "db.sqlite3")},
+    )
+    return [line for line in output.splitlines() if line.startswith("PAGE=")][-1][len("PAGE=") :]
+
+
+def test_release_lifecycle(loaders, tmp_path, django_install):
+    states = loaders.states.sparks_django
+    module = loaders.modules.sparks_django
+    repository = tmp_path / "sparkdemo.git"
+    commits = make_git_repository(repository, django_install["version"])
+    root = tmp_path / "srv" / "sparkdemo"
+    (root / "shared").mkdir(parents=True)
+    env_file = root / "shared" / "sparkdemo.env"
+    env_file.write_text(f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n")
+    env_file.chmod(0o600)
+
+    def deploy(release, rev=None, **overrides):
+        arguments = {
+            "name": str(root),
+            "source": f"file://{repository}",
+            "release": release,
+            "rev": rev or release,
+            "requirements": ["requirements.txt"],
+            "settings_module": "sparkdemo.settings",
+            "env_file": str(env_file),
+            "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"]],
+            "keep": 5,
+        }
+        arguments.update(overrides)
+        ret = states.release_deployed(**arguments)
+        _no_secret(ret)
+        return ret
+
+    # test=True on an empty root: says what it would do, creates nothing.
+    preview = deploy("v1", test=True)
+    assert preview.result is None
+    assert preview.changes == {"current": {"old": None, "new": "v1"}}
+    assert "would be deployed" in preview.comment
+    assert not (root / "releases").exists()
+
+    # v1 for real.
+    first = deploy("v1")
+    assert first.result is True, first.comment
+    assert first.changes["built"] == {"release": "v1", "commit": commits["v1"]}
+    assert "greetings.0001_initial" in first.changes["migrations"]
+    assert first.changes["current"] == {"old": None, "new": "v1"}
+    assert _current(root) == "releases/v1"
+    assert (root / "releases" / "v1" / "src" / "static_collected" / "greetings" / "site.css").exists()
+    if gettext_available():
+        assert (root / "releases" / "v1" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo").exists()
+    assert _served_text(module, root, django_install) == "v1: hello"
+
+    # Re-applying: nothing to do, also in test mode.
+    again = deploy("v1")
+    assert again.result is True
+    assert again.changes == {}
+    assert "already current" in again.comment
+    assert deploy("v1", test=True).result is True
+
+    # v2: test=True first, then for real.
+    preview = deploy("v2", test=True)
+    assert preview.result is None
+    assert preview.changes == {"current": {"old": "v1", "new": "v2"}}
+    assert not (root / "releases" / "v2").exists()
+    second = deploy("v2")
+    assert second.result is True, second.comment
+    assert second.changes["migrations"] == ["greetings.0002_greeting_language"]
+    assert second.changes["current"] == {"old": "v1", "new": "v2"}
+    assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
+    assert deploy("v2").changes == {}
+    assert _served_text(module, root, django_install) == "v2: hello"
+
+    # Broken v3: the migration fails, current stays on v2, the reason is in the comment.
+    broken = deploy("v3")
+    assert broken.result is False
+    assert "broken on purpose" in broken.comment
+    assert "current stays v2" in broken.comment
+    assert "current" not in broken.changes
+    assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
+    assert _served_text(module, root, django_install) == "v2: hello"
+
+    # Roll back to v1 (test=True first).
+    preview = states.rolled_back(name=str(root), test=True)
+    assert preview.result is None
+    assert preview.changes == {"current": {"old": "v2", "new": "v1"}}
+    assert _current(root) == "releases/v2"
+    rolled = states.rolled_back(name=str(root))
+    assert rolled.result is True
+    assert rolled.changes == {"current": {"old": "v2", "new": "v1"}}
+    assert (_current(root), _previous(root)) == ("releases/v1", "releases/v2")
+    assert states.rolled_back(name=str(root), to="v1").changes == {}
+    assert module.list_releases(str(root))["current"] == "v1"
+
+    # A production deploy whose `check --deploy` fails (warnings made fatal) is not switched to.
+    checked = deploy("v2-rc", rev="v2", environment="production", check_fail_level="WARNING")
+    assert checked.result is False
+    assert "check --deploy failed" in checked.comment
+    assert "security.W" in checked.comment
+    assert _current(root) == "releases/v1"
+
+    # The same (already built) release with a failing health check: switched, then switched back.
+    unhealthy = deploy("v2-rc", rev="v2", health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
+    assert unhealthy.result is False
+    assert "unhealthy" in unhealthy.comment and "switched back to v1" in unhealthy.comment
+    assert "built" not in unhealthy.changes
+    assert (_current(root), _previous(root)) == ("releases/v1", "releases/v2")
+
+    # A healthy switch to the already built v2, pruning down to 2 releases (never current or previous).
+    healthy_check = [
+        "python", "manage.py", "shell", "--command",
+        "from django.test import Client; assert Client().get('/').status_code == 200",
+    ]
+    final = deploy("v2", health_check_cmd=healthy_check, keep=2)
+    assert final.result is True, final.comment
+    assert "built" not in final.changes
+    assert final.changes["current"] == {"old": "v1", "new": "v2"}
+    assert sorted(final.changes["pruned"]) == ["v2-rc", "v3"]
+    assert sorted(p.name for p in (root / "releases").iterdir()) == ["v1", "v2"]
+    assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
+
+    # A release id is immutable: the same id from another revision is refused.
+    reused = deploy("v2", rev="v1")
+    assert reused.result is False
+    assert "use a new release id" in reused.comment
+
+
+def test_release_id_defaults_to_the_commit(loaders, tmp_path, django_install):
+    if django_install["label"] != "latest":
+        pytest.skip("release naming does not depend on the Django version")
+    states = loaders.states.sparks_django
+    repository = tmp_path / "sparkdemo.git"
+    commits = make_git_repository(repository, django_install["version"], with_locale=False)
+    root = tmp_path / "srv"
+    root.mkdir()
+    arguments = {
+        "name": str(root),
+        "source": str(repository),
+        "rev": "v1",
+        "requirements": "requirements.txt",
+        "env": {"SPARKDEMO_DB": str(root / "db.sqlite3")},
+        "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"]],
+        "collectstatic": False,
+    }
+    preview = states.release_deployed(test=True, **arguments)
+    assert preview.result is None
+    assert preview.changes["current"]["new"] == commits["v1"][:12]
+    ret = states.release_deployed(**arguments)
+    assert ret.result is True, ret.comment
+    assert os.readlink(root / "current") == f"releases/{commits['v1'][:12]}"
+    assert not pathlib.Path(root / "releases" / commits["v1"][:12] / "src" / "static_collected").exists()
+    assert states.release_deployed(**arguments).changes == {}
+
+
+def test_missing_root_and_bad_source_fail(loaders, tmp_path):
+    states = loaders.states.sparks_django
+    missing = states.release_deployed(name=str(tmp_path / "nope"), source=str(tmp_path), release="r1")
+    assert missing.result is False
+    assert "does not exist" in missing.comment
+    root = tmp_path / "root"
+    root.mkdir()
+    bad = states.release_deployed(name=str(root), source=f"file://{tmp_path}/no-such-repo", release="r1", rev="main")
+    assert bad.result is False
+    assert "git clone failed" in bad.comment
+    assert not (root / "current").exists()
