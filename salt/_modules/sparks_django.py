@@ -98,7 +98,7 @@ def _unquote(value, lineno, path):
                 .replace("\\\\", "\\")
             )
         return inner
-    if value[:1] in "'\"":
+    if value and value[0] in "'\"":
         raise CommandExecutionError(f"{path}, line {lineno}: unterminated quoted value")
     # An unquoted value ends at an inline comment.
     return re.split(r"\s+#", value, maxsplit=1)[0].strip()
