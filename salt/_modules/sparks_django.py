@@ -91,12 +91,7 @@ def _unquote(value, lineno, path):
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         inner = value[1:-1]
         if value[0] == '"':
-            inner = (
-                inner.replace("\\n", "\n")
-                .replace('\\"', '"')
-                .replace("\\$", "$")
-                .replace("\\\\", "\\")
-            )
+            inner = inner.replace("\\n", "\n").replace('\\"', '"').replace("\\$", "$").replace("\\\\", "\\")
         return inner
     if value and value[0] in "'\"":
         raise CommandExecutionError(f"{path}, line {lineno}: unterminated quoted value")
@@ -262,9 +257,7 @@ def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=Non
         "stderr": redact(result.get("stderr", ""), secrets),
         "argv": [redact(part, secrets) for part in argv],
     }
-    log.debug(
-        "sparks_django %s exited %s: %s", command, outcome["retcode"], outcome["stderr"][-2000:]
-    )
+    log.debug("sparks_django %s exited %s: %s", command, outcome["retcode"], outcome["stderr"][-2000:])
     return outcome
 
 
@@ -322,7 +315,6 @@ def run_program(argv, extra_secrets=None, **kwargs):
     }
 
 
-
 def run(command, args=None, **kwargs):
     """
     Run any management command and return ``{retcode, stdout, stderr, argv}`` without raising on a
@@ -354,8 +346,10 @@ def parse_migration_plan(text):
     """Parse ``migrate --plan`` output into ``[{migration, backwards, operations}]``."""
     plan = []
     for line in text.splitlines():
-        if not line.strip() or line.startswith("Planned operations") or line.strip() == (
-            "No planned migration operations."
+        if (
+            not line.strip()
+            or line.startswith("Planned operations")
+            or line.strip() == ("No planned migration operations.")
         ):
             continue
         if line.startswith(" "):
@@ -395,10 +389,7 @@ def migration_plan(app_label=None, migration_name=None, database=None, **kwargs)
 
 def pending_migrations(app_label=None, migration_name=None, database=None, **kwargs):
     """Labels (``app.name``) of the migrations ``migrate`` would apply or unapply, in order."""
-    return [
-        step["migration"]
-        for step in migration_plan(app_label, migration_name, database, **kwargs)
-    ]
+    return [step["migration"] for step in migration_plan(app_label, migration_name, database, **kwargs)]
 
 
 def migrate(

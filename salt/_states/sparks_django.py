@@ -134,7 +134,11 @@ def migrated(name, app_label=None, migration_name=None, database=None, **kwargs)
             app_label=app_label, migration_name=migration_name, database=database, **context
         )
     except CommandExecutionError as exc:
-        ret.update(result=False, comment=str(exc), changes=_done_before_failure(plan, context, app_label, migration_name, database))
+        ret.update(
+            result=False,
+            comment=str(exc),
+            changes=_done_before_failure(plan, context, app_label, migration_name, database),
+        )
         return ret
     ret.update(changes=expected, comment=f"{len(plan)} migration(s) run")
     return ret
@@ -182,9 +186,7 @@ def static_collected(name, clear=False, link=False, ignore=None, **kwargs):
         ret.update(result=None, changes=expected, comment=f"Static files would be collected: {counts}")
         return ret
     try:
-        report = __salt__["sparks_django.collectstatic"](
-            clear=clear, link=link, ignore=ignore, **context
-        )
+        report = __salt__["sparks_django.collectstatic"](clear=clear, link=link, ignore=ignore, **context)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
@@ -219,7 +221,11 @@ def superuser_present(name, project_dir, email=None, password=None, database="de
         return ret
     try:
         __salt__["sparks_django.createsuperuser"](
-            name, email=email, password=password, database=None if database == "default" else database, **context
+            name,
+            email=email,
+            password=password,
+            database=None if database == "default" else database,
+            **context,
         )
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
@@ -291,7 +297,13 @@ def _fetch_code(source, rev, paths, runas, timeout):
         shutil.copytree(local, paths["src"], symlinks=True, ignore=shutil.ignore_patterns(".git"))
         return None
     release_dir = paths["release"]
-    _run_step("git clone", ["git", "clone", "--quiet", source, paths["src"]], release_dir, runas=runas, timeout=timeout)
+    _run_step(
+        "git clone",
+        ["git", "clone", "--quiet", source, paths["src"]],
+        release_dir,
+        runas=runas,
+        timeout=timeout,
+    )
     if rev:
         _run_step(
             "git checkout",
@@ -332,7 +344,14 @@ def _build_release(root, release, paths, options, project):
     )
     requirements = options["requirements"]
     if requirements:
-        argv = [os.path.join(paths["venv"], "bin", "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        argv = [
+            os.path.join(paths["venv"], "bin", "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]
         for requirement_file in requirements:
             argv += ["-r", requirement_file]
         argv += list(options["pip_args"] or [])
@@ -453,8 +472,19 @@ def release_deployed(
     if check_deploy is None:
         check_deploy = environment == "production"
 
-    deploy_args = (ret, name, release, options, check_deploy, check_fail_level, migrate, keep,
-                   settings_module, env_file, env)
+    deploy_args = (
+        ret,
+        name,
+        release,
+        options,
+        check_deploy,
+        check_fail_level,
+        migrate,
+        keep,
+        settings_module,
+        env_file,
+        env,
+    )
     try:
         if __opts__["test"]:
             # Read-only: nothing is created, not even the releases directory or the lock file.
@@ -473,17 +503,23 @@ def release_deployed(
         return ret
 
 
-def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate, keep,
-            settings_module, env_file, env):
+def _deploy(
+    ret, root, release, options, check_deploy, check_fail_level, migrate, keep, settings_module, env_file, env
+):
     if release is None:
-        options["resolved_commit"] = _resolve_commit(options["source"], options["rev"], options["runas"], root)
+        options["resolved_commit"] = _resolve_commit(
+            options["source"], options["rev"], options["runas"], root
+        )
         release = options["resolved_commit"][:12]
     release = str(release)
     ret["name"] = root
     paths = __salt__["sparks_django.release_paths"](root, release)
     info = __salt__["sparks_django.list_releases"](root)
     metadata = __salt__["sparks_django.release_metadata"](root, release)
-    if metadata is not None and (metadata.get("source"), metadata.get("rev")) != (options["source"], options["rev"]):
+    if metadata is not None and (metadata.get("source"), metadata.get("rev")) != (
+        options["source"],
+        options["rev"],
+    ):
         ret.update(
             result=False,
             comment=(
@@ -500,15 +536,21 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     if options["project_subdir"]:
         project_dir = os.path.join(paths["src"], options["project_subdir"])
     project = {"project_dir": project_dir, "virtualenv": paths["venv"], "runas": options["runas"]}
-    for key, value in (("settings_module", settings_module), ("env_file", env_file), ("env", env),
-                       ("timeout", options["timeout"])):
+    for key, value in (
+        ("settings_module", settings_module),
+        ("env_file", env_file),
+        ("env", env),
+        ("timeout", options["timeout"]),
+    ):
         if value is not None:
             project[key] = value
 
     if __opts__["test"]:
         steps = [] if metadata else ["build"]
         steps += (["check --deploy"] if check_deploy else []) + (["migrate"] if migrate else [])
-        steps += ["switch current"] + (["health check"] if options["health_check_cmd"] or options["health_check_url"] else [])
+        steps += ["switch current"] + (
+            ["health check"] if options["health_check_cmd"] or options["health_check_url"] else []
+        )
         ret.update(
             result=None,
             changes={"current": {"old": info["current"], "new": release}},
@@ -521,7 +563,9 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
         try:
             commit = _build_release(root, release, paths, options, project)
         except _StepFailed as exc:
-            ret.update(result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}")
+            ret.update(
+                result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}"
+            )
             return ret
         __salt__["sparks_django.write_release_metadata"](
             root, release, {"source": options["source"], "rev": options["rev"], "commit": commit}
@@ -530,7 +574,9 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
 
     try:
         if check_deploy:
-            _call_step("check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project)
+            _call_step(
+                "check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project
+            )
         if migrate:
             pending = _call_step("migration plan", "sparks_django.pending_migrations", **project)
             try:
@@ -544,8 +590,11 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
             if pending:
                 changes["migrations"] = pending
     except _StepFailed as exc:
-        ret.update(result=False, changes=changes,
-                   comment=f"Release {release} not switched to, current stays {info['current']}: {exc}")
+        ret.update(
+            result=False,
+            changes=changes,
+            comment=f"Release {release} not switched to, current stays {info['current']}: {exc}",
+        )
         return ret
 
     switched = __salt__["sparks_django.switch_release"](root, release)
@@ -601,12 +650,17 @@ def rolled_back(name, to=None):
             ret.update(result=False, comment=f"Release {target} is missing or not built")
             return ret
         if __opts__["test"]:
-            ret.update(result=None, changes={"current": {"old": info["current"], "new": str(target)}},
-                       comment=f"current would be switched from {info['current']} to {target}")
+            ret.update(
+                result=None,
+                changes={"current": {"old": info["current"], "new": str(target)}},
+                comment=f"current would be switched from {info['current']} to {target}",
+            )
             return ret
         switched = __salt__["sparks_django.switch_release"](name, target)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    ret.update(changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}")
+    ret.update(
+        changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}"
+    )
     return ret

@@ -30,8 +30,17 @@ DJANGO_SPECS = {
 SUPERUSER_PASSWORD = "S3cret-Pa55word-never-shown"
 SECRET_KEY_VALUE = "sparks-test-secret-key-value-that-must-stay-hidden"
 
-GIT = ["git", "-c", "user.name=sparks tests", "-c", "user.email=tests@sparks.invalid",
-       "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=sparks tests",
+    "-c",
+    "user.email=tests@sparks.invalid",
+    "-c",
+    "init.defaultBranch=main",
+    "-c",
+    "commit.gpgsign=false",
+]
 
 
 def _slug(text):
@@ -50,8 +59,18 @@ def django_wheelhouse(label):
     if version is None:
         wheelhouse.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--only-binary=:all:", "-d", str(wheelhouse), spec],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "-d",
+                str(wheelhouse),
+                spec,
+            ],
             check=True,
         )
         version = _django_version_in(wheelhouse)
@@ -79,8 +98,18 @@ def django_venv(label):
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--no-index", "--find-links", str(wheelhouse), f"Django=={version}"],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--find-links",
+                str(wheelhouse),
+                f"Django=={version}",
+            ],
             check=True,
         )
         ready.write_text(version)
@@ -91,7 +120,7 @@ def django_venv(label):
 # The demo project
 # --------------------------------------------------------------------------------------------------
 
-SETTINGS = '''\
+SETTINGS = """\
 import os
 import time
 from pathlib import Path
@@ -125,9 +154,9 @@ SPARKDEMO_VERSION = "{version}"
 # Lets a test keep the process alive long enough to be seen in the process list.
 if os.environ.get("SPARKDEMO_SLOW_START"):
     time.sleep(float(os.environ["SPARKDEMO_SLOW_START"]))
-'''
+"""
 
-MANAGE_PY = '''\
+MANAGE_PY = """\
 #!/usr/bin/env python
 import os
 import sys
@@ -137,17 +166,17 @@ if __name__ == "__main__":
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
-'''
+"""
 
-URLS = '''\
+URLS = """\
 from django.urls import path
 
 from greetings import views
 
 urlpatterns = [path("", views.index)]
-'''
+"""
 
-VIEWS = '''\
+VIEWS = """\
 from django.conf import settings
 from django.http import HttpResponse
 
@@ -157,20 +186,23 @@ from greetings.models import Greeting
 def index(request):
     texts = ", ".join(greeting.text for greeting in Greeting.objects.all())
     return HttpResponse(f"{settings.SPARKDEMO_VERSION}: {texts}")
-'''
+"""
 
-MODELS_V1 = '''\
+MODELS_V1 = """\
 from django.db import models
 
 
 class Greeting(models.Model):
     text = models.CharField(max_length=100)
-'''
+"""
 
-MODELS_V2 = MODELS_V1 + '''    language = models.CharField(max_length=8, default="en")
-'''
+MODELS_V2 = (
+    MODELS_V1
+    + """    language = models.CharField(max_length=8, default="en")
+"""
+)
 
-MIGRATION_0001 = '''\
+MIGRATION_0001 = """\
 from django.db import migrations, models
 
 
@@ -191,9 +223,9 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(add_hello, migrations.RunPython.noop),
     ]
-'''
+"""
 
-MIGRATION_0002 = '''\
+MIGRATION_0002 = """\
 from django.db import migrations, models
 
 
@@ -206,9 +238,9 @@ class Migration(migrations.Migration):
             field=models.CharField(default="en", max_length=8),
         ),
     ]
-'''
+"""
 
-MIGRATION_0003_BROKEN = '''\
+MIGRATION_0003_BROKEN = """\
 from django.db import migrations
 
 
@@ -219,9 +251,9 @@ def explode(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("greetings", "0002_greeting_language")]
     operations = [migrations.RunPython(explode, migrations.RunPython.noop)]
-'''
+"""
 
-PO_FILE = '''\
+PO_FILE = """\
 msgid ""
 msgstr ""
 "Content-Type: text/plain; charset=UTF-8\\n"
@@ -229,7 +261,7 @@ msgstr ""
 
 msgid "Hello"
 msgstr "Bonjour"
-'''
+"""
 
 
 def write_project(path, version="v1", django_version=None, with_locale=True):

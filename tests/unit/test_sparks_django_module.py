@@ -114,10 +114,23 @@ def test_manage_uses_the_virtualenv_settings_and_a_list_argv(run_all, project, t
     run_all.return_value = _ok("done\n")
     env_file = tmp_path / "app.env"
     env_file.write_text("FROM_FILE=file\nBOTH=file\n")
-    assert sparks_django.manage("check", ["--tag", "models"], env_file=str(env_file), env={"BOTH": "dict"}, runas="app", **project) == "done\n"
+    assert (
+        sparks_django.manage(
+            "check", ["--tag", "models"], env_file=str(env_file), env={"BOTH": "dict"}, runas="app", **project
+        )
+        == "done\n"
+    )
     argv = run_all.call_args.args[0]
     kwargs = run_all.call_args.kwargs
-    assert argv == [f"{project['virtualenv']}/bin/python", "-m", "django", "check", "--no-color", "--tag", "models"]
+    assert argv == [
+        f"{project['virtualenv']}/bin/python",
+        "-m",
+        "django",
+        "check",
+        "--no-color",
+        "--tag",
+        "models",
+    ]
     assert kwargs["python_shell"] is False
     assert kwargs["cwd"] == project["project_dir"]
     assert kwargs["runas"] == "app"
@@ -198,7 +211,9 @@ def test_createsuperuser_passes_the_password_only_through_the_environment(run_al
 
 
 def test_user_info_passes_the_username_through_the_environment(run_all, project):
-    run_all.return_value = _ok('0 objects imported automatically\nSPARKS_DJANGO_RESULT={"username": "x\'; drop", "is_superuser": true, "is_staff": true, "is_active": true}\n')
+    run_all.return_value = _ok(
+        '0 objects imported automatically\nSPARKS_DJANGO_RESULT={"username": "x\'; drop", "is_superuser": true, "is_staff": true, "is_active": true}\n'
+    )
     info = sparks_django.user_info("x'; drop", **project)
     assert info["is_superuser"] is True
     assert "drop" not in " ".join(run_all.call_args.args[0])
@@ -229,8 +244,19 @@ def test_check_rejects_unknown_fail_level(project):
 
 def test_dumpdata_and_loaddata_arguments(run_all, project):
     run_all.return_value = _ok("[]")
-    assert sparks_django.dumpdata(app_labels=["shop"], indent=2, natural_foreign=True, exclude="shop.log", **project) == "[]"
-    assert run_all.call_args.args[0][5:] == ["shop", "--format=json", "--indent=2", "--exclude=shop.log", "--natural-foreign"]
+    assert (
+        sparks_django.dumpdata(
+            app_labels=["shop"], indent=2, natural_foreign=True, exclude="shop.log", **project
+        )
+        == "[]"
+    )
+    assert run_all.call_args.args[0][5:] == [
+        "shop",
+        "--format=json",
+        "--indent=2",
+        "--exclude=shop.log",
+        "--natural-foreign",
+    ]
     run_all.return_value = _ok("Installed 3 object(s) from 1 fixture(s)\n")
     assert sparks_django.loaddata("f.json", ignorenonexistent=True, **project)["objects"] == 3
     assert run_all.call_args.args[0][5:] == ["f.json", "--ignorenonexistent"]
@@ -262,17 +288,26 @@ shop.0003_backfill
 
 def test_parse_migration_plan():
     assert sparks_django.parse_migration_plan(PLAN) == [
-        {"migration": "shop.0002_order_total", "backwards": False, "operations": ["Add field total to order"]},
+        {
+            "migration": "shop.0002_order_total",
+            "backwards": False,
+            "operations": ["Add field total to order"],
+        },
         {"migration": "shop.0003_backfill", "backwards": False, "operations": ["Raw Python operation"]},
     ]
     assert sparks_django.parse_migration_plan(BACKWARDS_PLAN)[0]["backwards"] is True
-    assert sparks_django.parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
+    assert (
+        sparks_django.parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
+    )
 
 
 def test_parse_showmigrations():
     text = "admin\n [X] 0001_initial\n [ ] 0002_logentry_remove_auto_add\nempty\n (no migrations)\nshop\n [X] 0001_squashed_0004 (4 squashed migrations)\n"
     assert sparks_django.parse_showmigrations(text) == {
-        "admin": [{"name": "0001_initial", "applied": True}, {"name": "0002_logentry_remove_auto_add", "applied": False}],
+        "admin": [
+            {"name": "0001_initial", "applied": True},
+            {"name": "0002_logentry_remove_auto_add", "applied": False},
+        ],
         "empty": [],
         "shop": [{"name": "0001_squashed_0004", "applied": True}],
     }

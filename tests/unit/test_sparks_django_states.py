@@ -83,7 +83,12 @@ PLAN = [
 
 def test_migrated_nothing_pending(salt_mocks):
     ret = states.migrated(**PROJECT)
-    assert ret == {"name": PROJECT["name"], "result": True, "changes": {}, "comment": "No migrations to apply"}
+    assert ret == {
+        "name": PROJECT["name"],
+        "result": True,
+        "changes": {},
+        "comment": "No migrations to apply",
+    }
     salt_mocks["sparks_django.migrate"].assert_not_called()
     context = salt_mocks["sparks_django.migration_plan"].call_args.kwargs
     assert context["project_dir"] == "/srv/app/src" and context["settings_module"] == "app.settings"
@@ -108,7 +113,9 @@ def test_migrated_applies(salt_mocks):
 
 def test_migrated_failure_reports_what_ran(salt_mocks):
     salt_mocks["sparks_django.migration_plan"].return_value = PLAN
-    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError("Django command 'migrate' failed: boom")
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
+        "Django command 'migrate' failed: boom"
+    )
     salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_backfill"]
     ret = states.migrated(**PROJECT)
     assert ret["result"] is False
@@ -136,8 +143,14 @@ def test_unknown_argument_fails_the_state():
 
 
 def _collect_report(copied=(), unmodified=0):
-    return {"copied": list(copied), "linked": [], "deleted": [], "unmodified": unmodified,
-            "post_processed": 0, "summary": f"{len(copied)} static files copied"}
+    return {
+        "copied": list(copied),
+        "linked": [],
+        "deleted": [],
+        "unmodified": unmodified,
+        "post_processed": 0,
+        "summary": f"{len(copied)} static files copied",
+    }
 
 
 def test_static_collected_up_to_date(salt_mocks):
@@ -167,8 +180,13 @@ def test_static_collected_test_mode_and_real_run(salt_mocks, opts):
 # superuser_present
 # ------------------------------------------------------------------------------------------------
 
-USER = {"name": "admin", "project_dir": "/srv/app/src", "email": "a@example.org", "password": PASSWORD,
-        "virtualenv": "/srv/app/venv"}
+USER = {
+    "name": "admin",
+    "project_dir": "/srv/app/src",
+    "email": "a@example.org",
+    "password": PASSWORD,
+    "virtualenv": "/srv/app/venv",
+}
 
 
 def test_superuser_exists(salt_mocks):
@@ -211,7 +229,12 @@ def _fake_run_program(argv, project_dir, **_context):
     elif argv[:2] == ["git", "rev-parse"]:
         return {"retcode": 0, "stdout": "a" * 40 + "\n", "stderr": "", "argv": argv}
     elif argv[:2] == ["git", "ls-remote"]:
-        return {"retcode": 0, "stdout": "b" * 40 + "\trefs/tags/v9\n" + "c" * 40 + "\trefs/tags/v9^{}\n", "stderr": "", "argv": argv}
+        return {
+            "retcode": 0,
+            "stdout": "b" * 40 + "\trefs/tags/v9\n" + "c" * 40 + "\trefs/tags/v9^{}\n",
+            "stderr": "",
+            "argv": argv,
+        }
     return {"retcode": 0, "stdout": "", "stderr": "", "argv": argv}
 
 
@@ -223,8 +246,14 @@ def root(tmp_path, salt_mocks):
 
 
 def _deploy(root, release, **overrides):
-    arguments = {"name": str(root), "source": "https://git.example.org/app.git", "release": release, "rev": release,
-                 "requirements": ["requirements.txt"], "compilemessages": False}
+    arguments = {
+        "name": str(root),
+        "source": "https://git.example.org/app.git",
+        "release": release,
+        "rev": release,
+        "requirements": ["requirements.txt"],
+        "compilemessages": False,
+    }
     arguments.update(overrides)
     return states.release_deployed(**arguments)
 
@@ -278,7 +307,12 @@ def test_failed_build_step_leaves_current(root, salt_mocks):
 
     def failing_pip(argv, project_dir, **context):
         if "pip" in argv:
-            return {"retcode": 1, "stdout": "", "stderr": "No matching distribution for Djangoo", "argv": argv}
+            return {
+                "retcode": 1,
+                "stdout": "",
+                "stderr": "No matching distribution for Djangoo",
+                "argv": argv,
+            }
         return _fake_run_program(argv, project_dir, **context)
 
     salt_mocks["sparks_django.run_program"].side_effect = failing_pip
@@ -293,7 +327,9 @@ def test_failed_build_step_leaves_current(root, salt_mocks):
 def test_failed_migration_leaves_current(root, salt_mocks):
     assert _deploy(root, "v1")["result"] is True
     salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_broken"]
-    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError("Django command 'migrate' failed: boom")
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
+        "Django command 'migrate' failed: boom"
+    )
     ret = _deploy(root, "v2")
     assert ret["result"] is False
     assert "migrate failed" in ret["comment"] and "boom" in ret["comment"]
@@ -326,8 +362,9 @@ def test_health_check_url(root):
     assert ret["result"] is True
     urlopen.assert_called_once()
 
-    with patch.object(states.urllib.request, "urlopen", side_effect=OSError("connection refused")), patch.object(
-        states.time, "sleep"
+    with (
+        patch.object(states.urllib.request, "urlopen", side_effect=OSError("connection refused")),
+        patch.object(states.time, "sleep"),
     ):
         ret = _deploy(root, "v2", health_check_url="http://127.0.0.1:8000/health", health_check_timeout=0)
     assert ret["result"] is False

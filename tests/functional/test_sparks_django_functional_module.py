@@ -11,7 +11,7 @@ import time
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from sparks_django_support import (  # pylint: disable=unused-import
+from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
     SECRET_KEY_VALUE,
     SUPERUSER_PASSWORD,
     django_install,
@@ -121,7 +121,7 @@ def test_env_file_is_exported_and_secrets_are_redacted(django_module, project, t
     env_file.write_text(
         "# sparks env file\n"
         f"export DJANGO_SECRET_KEY='{SECRET_KEY_VALUE}'\n"
-        "SPARKDEMO_GREETING=\"bonjour tout le monde\"  \n"
+        'SPARKDEMO_GREETING="bonjour tout le monde"  \n'
         "DATABASE_URL=postgres://shop:db-pass-word@localhost/shop\n"
     )
     snippet = (
@@ -198,7 +198,9 @@ def test_createsuperuser_password_never_on_command_line_or_in_return(django_modu
     assert "authenticated True" in checked
 
     with pytest.raises(CommandExecutionError) as excinfo:
-        django_module.createsuperuser("admin", email="admin@example.org", password=SUPERUSER_PASSWORD, **project)
+        django_module.createsuperuser(
+            "admin", email="admin@example.org", password=SUPERUSER_PASSWORD, **project
+        )
     assert "already taken" in str(excinfo.value)
     assert SUPERUSER_PASSWORD not in str(excinfo.value)
 
@@ -216,7 +218,9 @@ def test_dumpdata_then_loaddata_into_another_database(django_module, project, tm
     assert [row["fields"]["text"] for row in data] == ["hello"]
 
     fixture = tmp_path / "greetings.json"
-    assert django_module.dumpdata(app_labels="greetings", output=str(fixture), indent=2, **project) == str(fixture)
+    assert django_module.dumpdata(app_labels="greetings", output=str(fixture), indent=2, **project) == str(
+        fixture
+    )
     other = dict(project, env={"SPARKDEMO_DB": str(tmp_path / "other.sqlite3")})
     django_module.migrate(**other)
     # The data migration already created one greeting with id 1; loading the fixture overwrites it.

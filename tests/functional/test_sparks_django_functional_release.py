@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from sparks_django_support import (  # pylint: disable=unused-import
+from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
     SECRET_KEY_VALUE,
     django_install,
     gettext_available,
@@ -58,7 +58,9 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     root = tmp_path / "srv" / "sparkdemo"
     (root / "shared").mkdir(parents=True)
     env_file = root / "shared" / "sparkdemo.env"
-    env_file.write_text(f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n")
+    env_file.write_text(
+        f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n"
+    )
     env_file.chmod(0o600)
 
     def deploy(release, rev=None, **overrides):
@@ -94,7 +96,9 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert _current(root) == "releases/v1"
     assert (root / "releases" / "v1" / "src" / "static_collected" / "greetings" / "site.css").exists()
     if gettext_available():
-        assert (root / "releases" / "v1" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo").exists()
+        assert (
+            root / "releases" / "v1" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
+        ).exists()
     assert _served_text(module, root, django_install) == "v1: hello"
 
     # Re-applying: nothing to do, also in test mode.
@@ -154,7 +158,10 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
 
     # A healthy switch to the already built v2, pruning down to 2 releases (never current or previous).
     healthy_check = [
-        "python", "manage.py", "shell", "--command",
+        "python",
+        "manage.py",
+        "shell",
+        "--command",
         "from django.test import Client; assert Client().get('/').status_code == 200",
     ]
     final = deploy("v2", health_check_cmd=healthy_check, keep=2)
@@ -205,7 +212,9 @@ def test_missing_root_and_bad_source_fail(loaders, tmp_path):
     assert "does not exist" in missing.comment
     root = tmp_path / "root"
     root.mkdir()
-    bad = states.release_deployed(name=str(root), source=f"file://{tmp_path}/no-such-repo", release="r1", rev="main")
+    bad = states.release_deployed(
+        name=str(root), source=f"file://{tmp_path}/no-such-repo", release="r1", rev="main"
+    )
     assert bad.result is False
     assert "git clone failed" in bad.comment
     assert not (root / "current").exists()

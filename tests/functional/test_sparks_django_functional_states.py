@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sparks_django_support import (  # pylint: disable=unused-import
+from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
     SUPERUSER_PASSWORD,
     django_install,
     loaders,
@@ -56,7 +56,9 @@ def test_migrated_backwards_to_a_target(django_states, context):
     back = django_states.migrated(app_label="greetings", migration_name="0001_initial", **context)
     assert back.result is True
     assert back.changes == {"unapplied": ["greetings.0002_greeting_language"]}
-    assert django_states.migrated(app_label="greetings", migration_name="0001_initial", **context).changes == {}
+    assert (
+        django_states.migrated(app_label="greetings", migration_name="0001_initial", **context).changes == {}
+    )
 
 
 def test_migrated_failure_carries_stderr(django_states, tmp_path, django_install):
