@@ -664,3 +664,82 @@ def rolled_back(name, to=None):
         changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}"
     )
     return ret
+
+
+def healthy(
+    name,
+    health_check_cmd=None,
+    health_check_url=None,
+    health_check_timeout=30,
+    rollback_on_failure=True,
+    settings_module=None,
+    env_file=None,
+    env=None,
+    runas=None,
+    timeout=None,
+):
+    """
+    The current release answers its health check; meant to run after the formula reloaded the services
+    (``onchanges`` on ``release_deployed``), since the reload, not the switch, puts new code in service.
+
+    name
+        Project root (the one given to ``release_deployed``).
+    health_check_cmd / health_check_url
+        As in ``release_deployed``: the command runs in ``<name>/current/src`` with the release's
+        virtualenv and environment; the URL is polled until it answers below 400 or the timeout ends.
+    rollback_on_failure
+        When unhealthy, switch ``current`` back to ``previous`` (then reload again from the formula,
+        e.g. with ``onfail`` on this state).
+
+    ``changes``: ``current: {old, new}`` when it rolled back. The result is False whenever the check
+    failed, rolled back or not. In test mode nothing is checked (a dry run must not probe a service
+    that has not been reloaded) and the result is None when a check is configured.
+    """
+    ret = _ret(name)
+    if not health_check_cmd and not health_check_url:
+        ret.update(result=False, comment="Give health_check_cmd and/or health_check_url")
+        return ret
+    info = __salt__["sparks_django.list_releases"](name)
+    if info["current"] is None:
+        ret.update(result=False, comment=f"No current release under {name}")
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"Release {info['current']} would be health-checked")
+        return ret
+    paths = __salt__["sparks_django.release_paths"](name, info["current"])
+    project = {"project_dir": paths["src"], "virtualenv": paths["venv"], "runas": runas}
+    for key, value in (
+        ("settings_module", settings_module),
+        ("env_file", env_file),
+        ("env", env),
+        ("timeout", timeout),
+    ):
+        if value is not None:
+            project[key] = value
+    options = {
+        "health_check_cmd": health_check_cmd,
+        "health_check_url": health_check_url,
+        "health_check_timeout": health_check_timeout,
+    }
+    try:
+        _health_check(options, project)
+    except (_StepFailed, CommandExecutionError) as exc:
+        if not rollback_on_failure:
+            ret.update(result=False, comment=f"Release {info['current']} is unhealthy: {exc}")
+            return ret
+        try:
+            switched = __salt__["sparks_django.rollback"](name)
+        except CommandExecutionError as rollback_error:
+            ret.update(
+                result=False,
+                comment=f"Release {info['current']} is unhealthy ({exc}) and cannot be rolled back: {rollback_error}",
+            )
+            return ret
+        ret.update(
+            result=False,
+            changes={"current": switched},
+            comment=f"Release {switched['old']} is unhealthy, rolled back to {switched['new']}: {exc}",
+        )
+        return ret
+    ret["comment"] = f"Release {info['current']} is healthy"
+    return ret

@@ -72,7 +72,8 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
             "requirements": ["requirements.txt"],
             "settings_module": "sparkdemo.settings",
             "env_file": str(env_file),
-            "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"]],
+            # Offline from the cached wheels; no bytecode compilation, to keep the suite fast.
+            "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"], "--no-compile"],
             "keep": 5,
         }
         arguments.update(overrides)
@@ -142,15 +143,16 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert states.rolled_back(name=str(root), to="v1").changes == {}
     assert module.list_releases(str(root))["current"] == "v1"
 
-    # A production deploy whose `check --deploy` fails (warnings made fatal) is not switched to.
-    checked = deploy("v2-rc", rev="v2", environment="production", check_fail_level="WARNING")
+    # Going forward again to the built v2 as a production deploy whose `check --deploy` fails (warnings
+    # made fatal): not switched to.
+    checked = deploy("v2", environment="production", check_fail_level="WARNING")
     assert checked.result is False
     assert "check --deploy failed" in checked.comment
     assert "security.W" in checked.comment
     assert _current(root) == "releases/v1"
 
-    # The same (already built) release with a failing health check: switched, then switched back.
-    unhealthy = deploy("v2-rc", rev="v2", health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
+    # v2 with a failing health check: switched, then switched back (and `previous` restored).
+    unhealthy = deploy("v2", health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
     assert unhealthy.result is False
     assert "unhealthy" in unhealthy.comment and "switched back to v1" in unhealthy.comment
     assert "built" not in unhealthy.changes
@@ -168,7 +170,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert final.result is True, final.comment
     assert "built" not in final.changes
     assert final.changes["current"] == {"old": "v1", "new": "v2"}
-    assert sorted(final.changes["pruned"]) == ["v2-rc", "v3"]
+    assert final.changes["pruned"] == ["v3"]
     assert sorted(p.name for p in (root / "releases").iterdir()) == ["v1", "v2"]
     assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
 
@@ -176,33 +178,6 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     reused = deploy("v2", rev="v1")
     assert reused.result is False
     assert "use a new release id" in reused.comment
-
-
-def test_release_id_defaults_to_the_commit(loaders, tmp_path, django_install):
-    if django_install["label"] != "latest":
-        pytest.skip("release naming does not depend on the Django version")
-    states = loaders.states.sparks_django
-    repository = tmp_path / "sparkdemo.git"
-    commits = make_git_repository(repository, django_install["version"], with_locale=False)
-    root = tmp_path / "srv"
-    root.mkdir()
-    arguments = {
-        "name": str(root),
-        "source": str(repository),
-        "rev": "v1",
-        "requirements": "requirements.txt",
-        "env": {"SPARKDEMO_DB": str(root / "db.sqlite3")},
-        "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"]],
-        "collectstatic": False,
-    }
-    preview = states.release_deployed(test=True, **arguments)
-    assert preview.result is None
-    assert preview.changes["current"]["new"] == commits["v1"][:12]
-    ret = states.release_deployed(**arguments)
-    assert ret.result is True, ret.comment
-    assert os.readlink(root / "current") == f"releases/{commits['v1'][:12]}"
-    assert not pathlib.Path(root / "releases" / commits["v1"][:12] / "src" / "static_collected").exists()
-    assert states.release_deployed(**arguments).changes == {}
 
 
 def test_missing_root_and_bad_source_fail(loaders, tmp_path):
@@ -218,3 +193,57 @@ def test_missing_root_and_bad_source_fail(loaders, tmp_path):
     assert bad.result is False
     assert "git clone failed" in bad.comment
     assert not (root / "current").exists()
+
+
+def test_commit_named_release_then_health_gate_after_reload(loaders, tmp_path, django_install):
+    """
+    A release named after its commit (no release id given), then sparks_django.healthy, the check the
+    formula runs after reloading services, rolling back a failing release.
+    """
+    if django_install["label"] != "latest":
+        pytest.skip("release naming and the health gate do not depend on the Django version")
+    states = loaders.states.sparks_django
+    repository = tmp_path / "sparkdemo.git"
+    commits = make_git_repository(repository, django_install["version"], with_locale=False)
+    root = tmp_path / "srv"
+    root.mkdir()
+    env = {"SPARKDEMO_DB": str(root / "db.sqlite3")}
+    arguments = {
+        "name": str(root),
+        "source": str(repository),
+        "requirements": "requirements.txt",
+        "env": env,
+        "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"], "--no-compile"],
+        "collectstatic": False,
+    }
+
+    by_commit = dict(arguments, rev="v1")
+    preview = states.release_deployed(test=True, **by_commit)
+    assert preview.result is None
+    assert preview.changes["current"]["new"] == commits["v1"][:12]
+    ret = states.release_deployed(**by_commit)
+    assert ret.result is True, ret.comment
+    assert os.readlink(root / "current") == f"releases/{commits['v1'][:12]}"
+    assert not pathlib.Path(root / "releases" / commits["v1"][:12] / "src" / "static_collected").exists()
+    assert states.release_deployed(**by_commit).changes == {}
+
+    ret = states.release_deployed(release="v2", rev="v2", **arguments)
+    assert ret.result is True, ret.comment
+
+    page_ok = [
+        "python",
+        "manage.py",
+        "shell",
+        "--command",
+        "from django.test import Client; assert Client().get('/').content.startswith(b'v2')",
+    ]
+    gate = states.healthy(name=str(root), health_check_cmd=page_ok, env=env)
+    assert gate.result is True
+    assert gate.changes == {}
+    assert states.healthy(name=str(root), health_check_cmd=page_ok, env=env, test=True).result is None
+
+    failing = states.healthy(name=str(root), health_check_cmd=["python", "-c", "raise SystemExit('down')"])
+    assert failing.result is False
+    assert failing.changes == {"current": {"old": "v2", "new": commits["v1"][:12]}}
+    assert "down" in failing.comment
+    assert os.readlink(root / "current") == f"releases/{commits['v1'][:12]}"

@@ -417,3 +417,36 @@ def test_rolled_back(root, opts):
     assert states.rolled_back(name=str(root), to="v2")["changes"] == {}
     assert states.rolled_back(name=str(root), to="v1")["changes"] == {"current": {"old": "v2", "new": "v1"}}
     assert states.rolled_back(name=str(root), to="missing")["result"] is False
+
+
+def test_healthy_state_rolls_back_when_unhealthy(root, salt_mocks, opts):
+    for release in ("v1", "v2"):
+        _deploy(root, release)
+    check = ["curl", "-f", "http://localhost/health"]
+    assert states.healthy(name=str(root), health_check_cmd=check)["result"] is True
+    context = salt_mocks["sparks_django.run_program"].call_args.kwargs
+    assert context["project_dir"] == str(root / "releases" / "v2" / "src")
+
+    opts["test"] = True
+    assert states.healthy(name=str(root), health_check_cmd=check)["result"] is None
+    opts["test"] = False
+
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **_: {
+        "retcode": 7,
+        "stdout": "",
+        "stderr": "connection refused",
+        "argv": argv,
+    }
+    kept = states.healthy(name=str(root), health_check_cmd=check, rollback_on_failure=False)
+    assert kept["result"] is False and kept["changes"] == {}
+    assert os.readlink(root / "current") == "releases/v2"
+    ret = states.healthy(name=str(root), health_check_cmd=check)
+    assert ret["result"] is False
+    assert ret["changes"] == {"current": {"old": "v2", "new": "v1"}}
+    assert "connection refused" in ret["comment"]
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_healthy_state_needs_a_check_and_a_release(root):
+    assert states.healthy(name=str(root))["result"] is False
+    assert "No current release" in states.healthy(name=str(root), health_check_url="http://x")["comment"]
