@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -224,6 +225,15 @@ def _normalise_args(args):
     if isinstance(args, (list, tuple)):
         return [str(arg) for arg in args]
     raise SaltInvocationError("args must be a list or a string")
+
+
+def _as_list(value):
+    """One value or a list of values (as Salt's CLI and SLS files give either) as a list."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
 
 
 def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None):
@@ -496,7 +506,7 @@ def collectstatic(clear=False, link=False, dry_run=False, ignore=None, post_proc
         args.append("--dry-run")
     if not post_process:
         args.append("--no-post-process")
-    for pattern in _normalise_args(ignore) if isinstance(ignore, str) else ignore or []:
+    for pattern in _as_list(ignore):
         args.append(f"--ignore={pattern}")
     return parse_collectstatic(_checked("collectstatic", args, context)["stdout"])
 
@@ -516,7 +526,7 @@ def check(deploy=False, fail_level=None, tags=None, database=None, **kwargs):
         if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
             raise SaltInvocationError(f"Invalid fail_level {fail_level!r}")
         args.append(f"--fail-level={level}")
-    for tag in [tags] if isinstance(tags, str) else tags or []:
+    for tag in _as_list(tags):
         args.append(f"--tag={tag}")
     if database:
         args.append(f"--database={database}")
@@ -529,7 +539,7 @@ def compilemessages(locale=None, exclude=None, ignore=None, **kwargs):
     context = _split_context(kwargs, "compilemessages")
     args = []
     for option, values in (("--locale", locale), ("--exclude", exclude), ("--ignore", ignore)):
-        for value in [values] if isinstance(values, str) else values or []:
+        for value in _as_list(values):
             args.append(f"{option}={value}")
     return _checked("compilemessages", args, context)["stdout"]
 
@@ -623,11 +633,11 @@ def dumpdata(
     otherwise the serialized data is returned as a string.
     """
     context = _split_context(kwargs, "dumpdata")
-    args = [*([app_labels] if isinstance(app_labels, str) else app_labels or [])]
+    args = _as_list(app_labels)
     args.append(f"--format={format}")
     if indent is not None:
         args.append(f"--indent={int(indent)}")
-    for label in [exclude] if isinstance(exclude, str) else exclude or []:
+    for label in _as_list(exclude):
         args.append(f"--exclude={label}")
     if natural_foreign:
         args.append("--natural-foreign")
@@ -644,14 +654,14 @@ def dumpdata(
 def loaddata(fixtures, app_label=None, database=None, ignorenonexistent=False, exclude=None, **kwargs):
     """Run ``loaddata``; return ``{objects, fixtures, output}`` (counts parsed from Django's report)."""
     context = _split_context(kwargs, "loaddata")
-    args = [*([fixtures] if isinstance(fixtures, str) else fixtures)]
+    args = _as_list(fixtures)
     if app_label:
         args.append(f"--app={app_label}")
     if database:
         args.append(f"--database={database}")
     if ignorenonexistent:
         args.append("--ignorenonexistent")
-    for label in [exclude] if isinstance(exclude, str) else exclude or []:
+    for label in _as_list(exclude):
         args.append(f"--exclude={label}")
     stdout = _checked("loaddata", args, context)["stdout"]
     match = re.search(r"Installed (\d+) object\(s\)(?: \(of \d+\))? from (\d+) fixture", stdout)
@@ -733,6 +743,8 @@ def list_releases(root):
 
 def _atomic_symlink(target, link):
     """Point ``link`` at ``target`` in one rename: readers see the old or the new link, never none."""
+    if os.path.lexists(link) and not os.path.islink(link):
+        raise CommandExecutionError(f"{link} exists and is not a symlink: move it out of the way first")
     temporary = f"{link}.sparks-tmp-{os.getpid()}"
     if os.path.lexists(temporary):
         os.unlink(temporary)
@@ -740,21 +752,27 @@ def _atomic_symlink(target, link):
     os.replace(temporary, link)
 
 
-def switch_release(root, release, remember_previous=True):
+def switch_release(root, release, previous=None):
     """
-    Atomically point ``<root>/current`` at ``releases/<release>`` (which must be complete). The release
-    it replaces becomes ``<root>/previous``. Return ``{old, new}`` release ids.
+    Atomically point ``<root>/current`` at ``releases/<release>`` (which must be built). The release
+    it replaces becomes ``<root>/previous``, unless ``previous`` names the release to record there
+    instead (used when undoing a switch). Return ``{old, new}`` release ids.
+
+    CLI example: ``salt-call sparks_django.switch_release /srv/app v41``
     """
     paths = release_paths(root, release)
     if release_metadata(root, release) is None:
         raise CommandExecutionError(f"Release {release} under {root} is missing or incomplete")
     old = _link_release(paths["current"])
-    if old == str(release):
-        return {"old": old, "new": old}
-    if remember_previous and old is not None:
-        _atomic_symlink(os.path.join("releases", old), paths["previous"])
-    _atomic_symlink(os.path.join("releases", str(release)), paths["current"])
-    log.info("sparks_django: %s/current switched from %s to %s", root, old, release)
+    if previous is None:
+        previous = old if old != str(release) else None
+    else:
+        release_paths(root, previous)  # validates the id
+    if previous is not None:
+        _atomic_symlink(os.path.join("releases", str(previous)), paths["previous"])
+    if old != str(release):
+        _atomic_symlink(os.path.join("releases", str(release)), paths["current"])
+        log.info("sparks_django: %s/current switched from %s to %s", root, old, release)
     return {"old": old, "new": str(release)}
 
 
@@ -781,8 +799,6 @@ def prune_releases(root, keep=5, test=False):
     Delete the oldest releases so that at most ``keep`` remain; ``current`` and ``previous`` are never
     deleted. Return the list of release ids deleted (or that would be, with ``test=True``).
     """
-    import shutil  # pylint: disable=import-outside-toplevel
-
     keep = int(keep)
     if keep < 2:
         raise SaltInvocationError("keep must be at least 2 (current and previous)")

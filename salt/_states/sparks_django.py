@@ -514,6 +514,13 @@ def _deploy(
     release = str(release)
     ret["name"] = root
     paths = __salt__["sparks_django.release_paths"](root, release)
+    for link in (paths["current"], paths["previous"]):
+        if os.path.lexists(link) and not os.path.islink(link):
+            # Checked before building anything: the switch at the end could not replace it.
+            ret.update(
+                result=False, comment=f"{link} exists and is not a symlink: move it out of the way first"
+            )
+            return ret
     info = __salt__["sparks_django.list_releases"](root)
     metadata = __salt__["sparks_django.release_metadata"](root, release)
     if metadata is not None and (metadata.get("source"), metadata.get("rev")) != (
@@ -602,9 +609,10 @@ def _deploy(
         _health_check(options, project)
     except _StepFailed as exc:
         if switched["old"] is not None:
-            __salt__["sparks_django.switch_release"](root, switched["old"], remember_previous=False)
-            if info["previous"] is not None:
-                _restore_link(root, "previous", info["previous"])
+            __salt__["sparks_django.switch_release"](root, switched["old"], previous=info["previous"])
+            if info["previous"] is None and os.path.islink(paths["previous"]):
+                # There was no previous release before this attempt: do not leave the failed one there.
+                os.unlink(paths["previous"])
             where = f"current switched back to {switched['old']}"
         else:
             os.unlink(paths["current"])
@@ -617,15 +625,6 @@ def _deploy(
         changes["pruned"] = pruned
     ret.update(changes=changes, comment=f"Release {release} deployed (current was {switched['old']})")
     return ret
-
-
-def _restore_link(root, link_name, release):
-    link = os.path.join(root, link_name)
-    temporary = f"{link}.sparks-tmp-{os.getpid()}"
-    if os.path.lexists(temporary):
-        os.unlink(temporary)
-    os.symlink(os.path.join("releases", release), temporary)
-    os.replace(temporary, link)
 
 
 def rolled_back(name, to=None):

@@ -450,3 +450,35 @@ def test_healthy_state_rolls_back_when_unhealthy(root, salt_mocks, opts):
 def test_healthy_state_needs_a_check_and_a_release(root):
     assert states.healthy(name=str(root))["result"] is False
     assert "No current release" in states.healthy(name=str(root), health_check_url="http://x")["comment"]
+
+
+def test_unhealthy_second_release_leaves_no_previous_link(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **ctx: (
+        {"retcode": 1, "stdout": "", "stderr": "unhealthy", "argv": argv}
+        if argv == ["false"]
+        else _fake_run_program(argv, project_dir, **ctx)
+    )
+    ret = _deploy(root, "v2", health_check_cmd=["false"])
+    assert ret["result"] is False
+    assert os.readlink(root / "current") == "releases/v1"
+    assert not (root / "previous").is_symlink()
+
+
+def test_first_release_unhealthy_removes_current(root, salt_mocks):
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **ctx: (
+        {"retcode": 1, "stdout": "", "stderr": "unhealthy", "argv": argv}
+        if argv == ["false"]
+        else _fake_run_program(argv, project_dir, **ctx)
+    )
+    ret = _deploy(root, "v1", health_check_cmd=["false"])
+    assert ret["result"] is False
+    assert "current removed" in ret["comment"]
+    assert not (root / "current").is_symlink()
+
+
+def test_current_that_is_a_directory_is_refused(root):
+    (root / "current").mkdir()
+    ret = _deploy(root, "v1")
+    assert ret["result"] is False
+    assert "is not a symlink" in ret["comment"]
