@@ -3,6 +3,7 @@ sparks_django.migrated, static_collected and superuser_present against real Djan
 """
 
 import json
+import logging
 
 import pytest
 
@@ -95,7 +96,8 @@ def test_static_collected(django_states, context, tmp_path):
     assert [path.rsplit("/", 1)[-1] for path in changed.changes["copied"]] == ["site.css"]
 
 
-def test_superuser_present_never_shows_the_password(django_states, context):
+def test_superuser_present_never_shows_the_password(django_states, context, caplog):
+    caplog.set_level(logging.DEBUG)
     assert django_states.migrated(**context).result is True
     user = {
         "name": "admin",
@@ -119,6 +121,10 @@ def test_superuser_present_never_shows_the_password(django_states, context):
 
     for ret in (preview, created, again):
         assert SUPERUSER_PASSWORD not in json.dumps(ret.full_return)
+    # Salt's and our log records (the test harness itself logs the call's arguments, so it is left out).
+    salt_records = [r.getMessage() for r in caplog.records if not r.name.startswith("saltfactories")]
+    assert any("superuser_present" in message for message in salt_records)
+    assert not any(SUPERUSER_PASSWORD in message for message in salt_records)
 
 
 def test_state_failure_reports_django_error(django_states, context):
