@@ -267,6 +267,13 @@ def _has_translations(src):
     return False
 
 
+def _uid_gid(user):
+    import pwd  # pylint: disable=import-outside-toplevel
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
 def _chown(path, user):
     if user and os.geteuid() == 0:
         shutil.chown(path, user=user)
@@ -295,6 +302,10 @@ def _fetch_code(source, rev, paths, runas, timeout):
     if os.path.isdir(local) and not os.path.exists(os.path.join(local, ".git")) and not rev:
         # A plain directory (not a repository): copied as it is.
         shutil.copytree(local, paths["src"], symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        if runas and os.geteuid() == 0:
+            for directory, subdirs, files in os.walk(paths["src"]):
+                for entry in [directory, *(os.path.join(directory, f) for f in subdirs + files)]:
+                    os.lchown(entry, *_uid_gid(runas))
         return None
     release_dir = paths["release"]
     _run_step(
@@ -435,7 +446,8 @@ def release_deployed(
     collectstatic / compilemessages / migrate
         Steps to run; ``compilemessages="auto"`` runs it when the code has ``.po`` files.
     keep
-        Releases kept after a successful switch (never deleting ``current`` or ``previous``).
+        Releases kept after a successful switch (never deleting ``current`` or ``previous``); None
+        keeps them all.
     health_check_cmd / health_check_url
         Run after the switch (the command in the project context, the URL polled for up to
         ``health_check_timeout`` seconds); on failure ``current`` is switched back.
@@ -471,6 +483,18 @@ def release_deployed(
     }
     if check_deploy is None:
         check_deploy = environment == "production"
+    if keep is not None and (not str(keep).isdigit() or int(keep) < 2):
+        # Checked now: failing after the switch would report a failure for a deploy that happened.
+        ret.update(result=False, comment="keep must be at least 2 (current and previous), or None")
+        return ret
+    local_source = source[len("file://") :] if str(source).startswith("file://") else str(source)
+    if (
+        release is None
+        and os.path.isdir(local_source)
+        and not os.path.exists(os.path.join(local_source, ".git"))
+    ):
+        ret.update(result=False, comment=f"{source} is not a git repository: give a release id")
+        return ret
 
     deploy_args = (
         ret,
@@ -620,9 +644,10 @@ def _deploy(
         ret.update(result=False, changes=changes, comment=f"Release {release} unhealthy, {where}: {exc}")
         return ret
     changes["current"] = switched
-    pruned = __salt__["sparks_django.prune_releases"](root, keep=keep)
-    if pruned:
-        changes["pruned"] = pruned
+    if keep is not None:
+        pruned = __salt__["sparks_django.prune_releases"](root, keep=int(keep))
+        if pruned:
+            changes["pruned"] = pruned
     ret.update(changes=changes, comment=f"Release {release} deployed (current was {switched['old']})")
     return ret
 

@@ -482,3 +482,21 @@ def test_current_that_is_a_directory_is_refused(root):
     ret = _deploy(root, "v1")
     assert ret["result"] is False
     assert "is not a symlink" in ret["comment"]
+
+
+def test_plain_directory_source_is_copied(root, tmp_path_factory):
+    source = tmp_path_factory.mktemp("plain-source")
+    (source / "manage.py").write_text("# demo\n")
+    no_id = states.release_deployed(name=str(root), source=str(source))
+    assert no_id["result"] is False and "give a release id" in no_id["comment"]
+    ret = states.release_deployed(name=str(root), source=str(source), release="r1", compilemessages=False)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"]["built"] == {"release": "r1", "commit": None}
+    assert (root / "current" / "src" / "manage.py").read_text() == "# demo\n"
+
+
+def test_keep_is_validated_before_anything_happens(root, salt_mocks):
+    ret = _deploy(root, "v1", keep=1)
+    assert ret["result"] is False and "keep must be at least 2" in ret["comment"]
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+    assert _deploy(root, "v1", keep=None)["result"] is True
