@@ -613,7 +613,10 @@ def _deploy(
             try:
                 __salt__["sparks_django.migrate"](**project)
             except CommandExecutionError as exc:
-                remaining = set(__salt__["sparks_django.pending_migrations"](**project))
+                try:
+                    remaining = set(__salt__["sparks_django.pending_migrations"](**project))
+                except CommandExecutionError:
+                    remaining = set(pending)  # unknown: claim nothing
                 done = [label for label in pending if label not in remaining]
                 if done:
                     changes["migrations"] = done
@@ -631,7 +634,7 @@ def _deploy(
     switched = __salt__["sparks_django.switch_release"](root, release)
     try:
         _health_check(options, project)
-    except _StepFailed as exc:
+    except (_StepFailed, CommandExecutionError) as exc:
         if switched["old"] is not None:
             __salt__["sparks_django.switch_release"](root, switched["old"], previous=info["previous"])
             if info["previous"] is None and os.path.islink(paths["previous"]):
