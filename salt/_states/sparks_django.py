@@ -36,6 +36,22 @@ Example::
         - name: systemctl reload gunicorn-shop-production
         - onchanges:
           - sparks_django: shop_release
+
+    shop_health:
+      sparks_django.healthy:
+        - name: /srv/shop/production
+        - health_check_url: http://127.0.0.1:8000/health/
+        - onchanges:
+          - cmd: gunicorn_shop_reload
+
+    gunicorn_shop_reload_after_rollback:
+      cmd.run:
+        - name: systemctl reload gunicorn-shop-production
+        - onfail:
+          - sparks_django: shop_health
+
+``release_deployed`` may also run a health check itself (``health_check_cmd``/``health_check_url``),
+right after the switch and before any reload: useful for checks that start the new code themselves.
 """
 
 import fcntl
