@@ -17,15 +17,38 @@ import sys
 import pytest
 from saltfactories.utils.functional import Loaders
 
-CACHE_ROOT = pathlib.Path(os.environ.get("SPARKS_TEST_VENV_CACHE", "/var/cache/sparks/test-venvs"))
+
+def _cache_root():
+    """/var/cache/sparks/test-venvs (or $SPARKS_TEST_VENV_CACHE); ~/.cache when that is not writable."""
+    wanted = pathlib.Path(os.environ.get("SPARKS_TEST_VENV_CACHE", "/var/cache/sparks/test-venvs"))
+    try:
+        wanted.mkdir(parents=True, exist_ok=True)
+        if os.access(wanted, os.W_OK):
+            return wanted
+    except OSError:
+        pass
+    return pathlib.Path.home() / ".cache" / "sparks" / "test-venvs"
+
+
+CACHE_ROOT = _cache_root()
 BASE_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # Django lines the suite runs against: the oldest supported LTS and the newest release that installs
 # on this Python (Django 6 needs Python >= 3.12; on Debian 12's 3.11 "latest" resolves to 5.2.x).
-DJANGO_SPECS = {
+_KNOWN_SPECS = {
     "4.2": "Django>=4.2,<4.3",
+    "5.2": "Django>=5.2,<5.3",
     "latest": "Django",
 }
+# On Python 3.11 "latest" is 5.2.x, so 5.2 is not run twice by default; SPARKS_TEST_DJANGO_LINES
+# (e.g. "4.2,5.2,latest") chooses the lines where a newer Python makes them differ.
+DJANGO_SPECS = {
+    line: _KNOWN_SPECS[line]
+    for line in os.environ.get("SPARKS_TEST_DJANGO_LINES", "4.2,latest").split(",")
+    if line in _KNOWN_SPECS
+}
+OLDEST_LINE = next(iter(DJANGO_SPECS))
+NEWEST_LINE = list(DJANGO_SPECS)[-1]
 
 SUPERUSER_PASSWORD = "S3cret-Pa55word-never-shown"
 SECRET_KEY_VALUE = "sparks-test-secret-key-value-that-must-stay-hidden"

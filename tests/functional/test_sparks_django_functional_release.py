@@ -11,6 +11,8 @@ import os
 import pytest
 
 from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
+    NEWEST_LINE,
+    OLDEST_LINE,
     SECRET_KEY_VALUE,
     django_install,
     gettext_available,
@@ -52,7 +54,7 @@ def _served_text(django_module, root, django_install):
 def test_release_lifecycle(loaders, tmp_path, django_install):
     # The deploy logic does not depend on the Django line (each line's commands are covered by the
     # module tests and by test_commit_named_releases below); one full run keeps the suite fast.
-    if django_install["label"] != "latest":
+    if django_install["label"] != NEWEST_LINE:
         pytest.skip("the full lifecycle runs on the newest Django only")
     states = loaders.states.sparks_django
     module = loaders.modules.sparks_django
@@ -214,7 +216,7 @@ def test_commit_named_releases(loaders, tmp_path, django_install):
     Releases on the LTS line: the first named after its commit (no release id given), then v2;
     migrations, static files and translations in the release, and the page served from current.
     """
-    if django_install["label"] != "4.2":
+    if django_install["label"] != OLDEST_LINE:
         pytest.skip("the newest Django runs the full lifecycle instead")
     states = loaders.states.sparks_django
     module = loaders.modules.sparks_django
