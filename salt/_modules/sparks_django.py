@@ -236,18 +236,20 @@ def _as_list(value):
     return [value]
 
 
-def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None):
-    """Run one management command; return a dict with retcode, stdout, stderr, all redacted."""
+def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
+    """
+    Run ``argv`` (a list, no shell) in ``project_dir`` with the project's environment, as ``runas``.
+    Return ``{retcode, stdout, stderr, argv}`` with every secret masked; never raises on a non-zero
+    exit (a timeout gives retcode None).
+    """
     if not context.get("project_dir"):
         raise SaltInvocationError("project_dir is required")
     if not os.path.isdir(context["project_dir"]):
         raise CommandExecutionError(f"project_dir {context['project_dir']} does not exist")
-    python = _python_for(context)
-    if context.get("virtualenv") and not os.path.exists(python):
-        raise CommandExecutionError(f"virtualenv {context['virtualenv']} has no bin/python")
     env = _environment(context, extra_env)
-    secrets = secret_values(env) | {s for s in extra_secrets if s}
-    argv = _argv(context, command, args)
+    secrets = secret_values(env) | {secret for secret in extra_secrets if secret}
+    for part in argv:
+        secrets |= {m.group(1) for m in _URL_PASSWORD.finditer(part) if len(m.group(1)) >= 3}
     result = __salt__["cmd.run_all"](
         argv,
         cwd=context["project_dir"],
@@ -255,18 +257,26 @@ def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=Non
         runas=context.get("runas"),
         python_shell=False,
         ignore_retcode=True,
-        # Output may quote secrets; the redacted copy is returned, nothing is logged raw.
+        # Output may quote secrets: nothing is logged raw, the masked copy is returned.
         output_loglevel="quiet",
         timeout=context.get("timeout"),
         stdin=stdin,
         reset_system_locale=False,
     )
-    outcome = {
+    return {
         "retcode": result.get("retcode", 1),
         "stdout": redact(result.get("stdout", ""), secrets),
         "stderr": redact(result.get("stderr", ""), secrets),
         "argv": [redact(part, secrets) for part in argv],
     }
+
+
+def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None):
+    """Run one management command with the project's Python; see ``_spawn``."""
+    python = _python_for(context)
+    if context.get("virtualenv") and not os.path.exists(python):
+        raise CommandExecutionError(f"virtualenv {context['virtualenv']} has no bin/python")
+    outcome = _spawn(_argv(context, command, args), context, extra_env, extra_secrets, stdin)
     log.debug("sparks_django %s exited %s: %s", command, outcome["retcode"], outcome["stderr"][-2000:])
     return outcome
 
@@ -295,34 +305,14 @@ def run_program(argv, extra_secrets=None, **kwargs):
     """
     Run a program (not a management command) in the project context: its virtualenv first on PATH,
     its settings and environment exported, ``project_dir`` as working directory. Return
-    ``{retcode, stdout, stderr, argv}`` redacted like everything else; never raises on a non-zero exit.
+    ``{retcode, stdout, stderr, argv}`` masked like everything else; never raises on a non-zero exit.
     Used for health-check commands, git and pip.
+
+    CLI example: ``salt-call sparks_django.run_program '[curl, -fsS, http://127.0.0.1:8000/]' project_dir=/srv/app/current/src``
     """
     context = _split_context(kwargs, "run_program")
     argv = shlex.split(argv) if isinstance(argv, str) else [str(part) for part in argv]
-    if not context.get("project_dir") or not os.path.isdir(context["project_dir"]):
-        raise CommandExecutionError(f"project_dir {context.get('project_dir')} does not exist")
-    env = _environment(context)
-    secrets = secret_values(env) | set(extra_secrets or [])
-    for part in argv:
-        secrets |= {m.group(1) for m in _URL_PASSWORD.finditer(part) if len(m.group(1)) >= 3}
-    result = __salt__["cmd.run_all"](
-        argv,
-        cwd=context["project_dir"],
-        env=env,
-        runas=context.get("runas"),
-        python_shell=False,
-        ignore_retcode=True,
-        output_loglevel="quiet",
-        timeout=context.get("timeout"),
-        reset_system_locale=False,
-    )
-    return {
-        "retcode": result.get("retcode", 1),
-        "stdout": redact(result.get("stdout", ""), secrets),
-        "stderr": redact(result.get("stderr", ""), secrets),
-        "argv": [redact(part, secrets) for part in argv],
-    }
+    return _spawn(argv, context, extra_secrets=extra_secrets or ())
 
 
 def run(command, args=None, **kwargs):
