@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+import salt._logging.impl as salt_logging
 from saltfactories.utils.functional import Loaders
 
 
@@ -369,7 +370,11 @@ def minion_opts(salt_factories):
 
 @pytest.fixture(scope="module")
 def loaders(minion_opts):  # pylint: disable=redefined-outer-name
-    return Loaders(minion_opts)
+    yield Loaders(minion_opts)
+    # Salt buffers warnings in a deferred stderr handler that it flushes at interpreter exit, when
+    # pytest has already closed that stream ("--- Logging error ---" noise after the summary line).
+    # Flushing it here hands the records to the live handlers instead.
+    salt_logging.shutdown_temp_handler()
 
 
 @pytest.fixture(autouse=True)
