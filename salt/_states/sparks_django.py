@@ -448,7 +448,9 @@ def release_deployed(
         Project root (it must exist); releases go in ``<name>/releases``.
     source / rev
         Git URL, local repository path or ``file://`` URL, and the branch, tag or commit to deploy. A
-        plain directory (no ``.git``) with no ``rev`` is copied as it is.
+        plain directory (no ``.git``) with no ``rev`` is copied as it is (give ``release`` then). With
+        ``runas``, a local repository must belong to that user or be in its global git
+        ``safe.directory`` list: git refuses to read another user's repository.
     release
         Release id (directory name). Default: the first 12 characters of the commit ``rev`` names.
         Ids are immutable: a built release is never rebuilt from another source or revision.

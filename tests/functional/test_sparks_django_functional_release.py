@@ -7,6 +7,8 @@ The steps build on each other (one project root per Django line), so they live i
 
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -257,3 +259,51 @@ def test_commit_named_releases(loaders, tmp_path, django_install):
     assert second.changes["current"] == {"old": first_id, "new": "v2"}
     assert _previous(root) == f"releases/{first_id}"
     assert _served_text(module, root, django_install) == "v2: hello"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="deploying as another user needs root")
+def test_deploy_as_an_unprivileged_user(loaders, tmp_path_factory, django_install):
+    """
+    runas: git, the virtualenv, pip and every Django command run as `nobody`; the env file stays
+    readable by root only (Salt reads it and hands the variables over in the environment).
+    """
+    if django_install["label"] != NEWEST_LINE:
+        pytest.skip("running as another user does not depend on the Django version")
+    states = loaders.states.sparks_django
+    # Outside pytest's root-only temporary tree, so that `nobody` can reach the repository.
+    base = tmp_path_factory.mktemp("runas")
+    base.chmod(0o755)
+    for parent in base.parents:
+        if str(parent).startswith("/tmp/pytest-of-"):
+            parent.chmod(0o755)
+    repository = base / "sparkdemo.git"
+    make_git_repository(repository, django_install["version"], with_locale=False)
+    # git refuses to read a repository owned by another user ("dubious ownership"): the deploy user
+    # owns its local mirror, as it would on a target.
+    subprocess.run(["chown", "-R", "nobody", str(repository)], check=True)
+    root = base / "srv"
+    (root / "shared").mkdir(parents=True)
+    shutil.chown(root / "shared", user="nobody")
+    env_file = root / "shared" / "app.env"
+    env_file.write_text(
+        f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n"
+    )
+    env_file.chmod(0o600)
+
+    ret = states.release_deployed(
+        name=str(root),
+        source=str(repository),
+        release="v1",
+        rev="v1",
+        requirements=["requirements.txt"],
+        env_file=str(env_file),
+        runas="nobody",  # home /nonexistent, shell nologin: nothing of the user's own is needed
+        pip_args=["--no-index", "--find-links", django_install["wheelhouse"], "--no-compile"],
+    )
+    assert ret.result is True, ret.comment
+    _no_secret(ret)
+    release_dir = root / "releases" / "v1"
+    assert (release_dir / "src" / "manage.py").owner() == "nobody"
+    assert (release_dir / "venv" / "pyvenv.cfg").owner() == "nobody"
+    assert (root / "shared" / "db.sqlite3").owner() == "nobody"
+    assert os.readlink(root / "current") == "releases/v1"
