@@ -100,15 +100,13 @@ def _unquote(value, lineno, path):
     return re.split(r"\s+#", value, maxsplit=1)[0].strip()
 
 
-def parse_env_file(path):
+def _parse_env_file(path):
     """
     Read a ``KEY=VALUE`` environment file and return its variables as a dict.
 
     Blank lines and ``#`` comments are skipped, ``export KEY=VALUE`` is accepted, values may be
     single- or double-quoted. A malformed line raises ``CommandExecutionError`` naming the line number
-    only, never its content (it may hold a secret).
-
-    CLI example (prints secrets; meant for debugging on the target): ``salt-call sparks_django.parse_env_file /srv/app/.env``
+    only, never its content (it may hold a secret). Private: a CLI call would print the secrets.
     """
     variables = {}
     try:
@@ -130,7 +128,7 @@ def parse_env_file(path):
     return variables
 
 
-def secret_values(env):
+def _secret_values(env):
     """
     Return the values of ``env`` that must be hidden: those of secret-looking names and passwords
     embedded in URLs. Short values are left alone (masking "1" everywhere would garble output).
@@ -146,7 +144,7 @@ def secret_values(env):
     return secrets
 
 
-def redact(text, secrets):
+def _redact(text, secrets):
     """Replace every occurrence of every secret in ``text`` by ``******``."""
     if not text or not secrets:
         return text
@@ -182,7 +180,7 @@ def _environment(context, extra_env=None):
     """Build the variables handed to the command: env file, then env dict, then sparks' own."""
     env = {}
     if context.get("env_file"):
-        env.update(parse_env_file(context["env_file"]))
+        env.update(_parse_env_file(context["env_file"]))
     for name, value in (context.get("env") or {}).items():
         if not _ENV_NAME.match(str(name)):
             raise SaltInvocationError(f"Invalid environment variable name: {name!r}")
@@ -247,7 +245,7 @@ def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
     if not os.path.isdir(context["project_dir"]):
         raise CommandExecutionError(f"project_dir {context['project_dir']} does not exist")
     env = _environment(context, extra_env)
-    secrets = secret_values(env) | {secret for secret in extra_secrets if secret}
+    secrets = _secret_values(env) | {secret for secret in extra_secrets if secret}
     for part in argv:
         secrets |= {m.group(1) for m in _URL_PASSWORD.finditer(part) if len(m.group(1)) >= 3}
     result = __salt__["cmd.run_all"](
@@ -265,9 +263,9 @@ def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
     )
     return {
         "retcode": result.get("retcode", 1),
-        "stdout": redact(result.get("stdout", ""), secrets),
-        "stderr": redact(result.get("stderr", ""), secrets),
-        "argv": [redact(part, secrets) for part in argv],
+        "stdout": _redact(result.get("stdout", ""), secrets),
+        "stderr": _redact(result.get("stderr", ""), secrets),
+        "argv": [_redact(part, secrets) for part in argv],
     }
 
 
@@ -281,7 +279,7 @@ def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=Non
     return outcome
 
 
-def failure_message(command, outcome, limit=4000):
+def _failure_message(command, outcome, limit=4000):
     """A one-paragraph reason for a failed command: its exit code and the tail of its stderr."""
     detail = (outcome.get("stderr") or "").strip() or (outcome.get("stdout") or "").strip()
     if len(detail) > limit:
@@ -292,7 +290,7 @@ def failure_message(command, outcome, limit=4000):
 def _checked(command, args, context, **execute_kwargs):
     outcome = _execute(command, args, context, **execute_kwargs)
     if outcome["retcode"] != 0:
-        raise CommandExecutionError(failure_message(command, outcome))
+        raise CommandExecutionError(_failure_message(command, outcome))
     return outcome
 
 
@@ -342,7 +340,7 @@ def manage(command, args=None, **kwargs):
 # --------------------------------------------------------------------------------------------------
 
 
-def parse_migration_plan(text):
+def _parse_migration_plan(text):
     """Parse ``migrate --plan`` output into ``[{migration, backwards, operations}]``."""
     plan = []
     for line in text.splitlines():
@@ -384,7 +382,7 @@ def migration_plan(app_label=None, migration_name=None, database=None, **kwargs)
     """
     context = _split_context(kwargs, "migration_plan")
     args = _migrate_args(app_label, migration_name, database) + ["--plan"]
-    return parse_migration_plan(_checked("migrate", args, context)["stdout"])
+    return _parse_migration_plan(_checked("migrate", args, context)["stdout"])
 
 
 def pending_migrations(app_label=None, migration_name=None, database=None, **kwargs):
@@ -418,7 +416,7 @@ def migrate(
     return _checked("migrate", args, context)["stdout"]
 
 
-def parse_showmigrations(text):
+def _parse_showmigrations(text):
     """Parse ``showmigrations --list`` output into ``{app: [{name, applied}]}``."""
     apps = {}
     current = None
@@ -446,7 +444,7 @@ def showmigrations(app_label=None, database=None, **kwargs):
         args.append(app_label)
     if database:
         args.append(f"--database={database}")
-    return parse_showmigrations(_checked("showmigrations", args, context)["stdout"])
+    return _parse_showmigrations(_checked("showmigrations", args, context)["stdout"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -459,7 +457,7 @@ _COLLECT_LINE = re.compile(
 )
 
 
-def parse_collectstatic(text):
+def _parse_collectstatic(text):
     """Parse ``collectstatic -v 2`` output into lists of copied/linked/deleted files and the summary."""
     report = {"copied": [], "linked": [], "deleted": [], "unmodified": 0, "post_processed": 0, "summary": ""}
     for line in text.splitlines():
@@ -498,7 +496,7 @@ def collectstatic(clear=False, link=False, dry_run=False, ignore=None, post_proc
         args.append("--no-post-process")
     for pattern in _as_list(ignore):
         args.append(f"--ignore={pattern}")
-    return parse_collectstatic(_checked("collectstatic", args, context)["stdout"])
+    return _parse_collectstatic(_checked("collectstatic", args, context)["stdout"])
 
 
 def check(deploy=False, fail_level=None, tags=None, database=None, **kwargs):

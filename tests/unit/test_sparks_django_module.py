@@ -66,7 +66,7 @@ def test_parse_env_file(tmp_path):
         "EMPTY=\n"
         "SPACED = padded \n"
     )
-    assert sparks_django.parse_env_file(str(env_file)) == {
+    assert sparks_django._parse_env_file(str(env_file)) == {
         "PLAIN": "value",
         "EXPORTED": "yes",
         "SINGLE": "a # not a comment",
@@ -80,18 +80,18 @@ def test_parse_env_file_error_names_the_line_not_its_content(tmp_path):
     env_file = tmp_path / "bad.env"
     env_file.write_text("GOOD=1\nthis-is-a-secret-without-equals\n")
     with pytest.raises(CommandExecutionError) as excinfo:
-        sparks_django.parse_env_file(str(env_file))
+        sparks_django._parse_env_file(str(env_file))
     assert "line 2" in str(excinfo.value)
     assert "this-is-a-secret" not in str(excinfo.value)
 
 
 def test_missing_env_file_is_an_error(tmp_path):
     with pytest.raises(CommandExecutionError, match="Cannot read env file"):
-        sparks_django.parse_env_file(str(tmp_path / "missing.env"))
+        sparks_django._parse_env_file(str(tmp_path / "missing.env"))
 
 
 def test_secret_values_and_redact():
-    secrets = sparks_django.secret_values(
+    secrets = sparks_django._secret_values(
         {
             "DJANGO_SECRET_KEY": "abcdefgh",
             "DB_PASSWORD": "hunter22",
@@ -102,7 +102,7 @@ def test_secret_values_and_redact():
         }
     )
     assert secrets == {"abcdefgh", "hunter22", "pw-in-url"}
-    assert sparks_django.redact("key abcdefgh and pw-in-url", secrets) == "key ****** and ******"
+    assert sparks_django._redact("key abcdefgh and pw-in-url", secrets) == "key ****** and ******"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ shop.0003_backfill
 
 
 def test_parse_migration_plan():
-    assert sparks_django.parse_migration_plan(PLAN) == [
+    assert sparks_django._parse_migration_plan(PLAN) == [
         {
             "migration": "shop.0002_order_total",
             "backwards": False,
@@ -295,15 +295,15 @@ def test_parse_migration_plan():
         },
         {"migration": "shop.0003_backfill", "backwards": False, "operations": ["Raw Python operation"]},
     ]
-    assert sparks_django.parse_migration_plan(BACKWARDS_PLAN)[0]["backwards"] is True
+    assert sparks_django._parse_migration_plan(BACKWARDS_PLAN)[0]["backwards"] is True
     assert (
-        sparks_django.parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
+        sparks_django._parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
     )
 
 
 def test_parse_showmigrations():
     text = "admin\n [X] 0001_initial\n [ ] 0002_logentry_remove_auto_add\nempty\n (no migrations)\nshop\n [X] 0001_squashed_0004 (4 squashed migrations)\n"
-    assert sparks_django.parse_showmigrations(text) == {
+    assert sparks_django._parse_showmigrations(text) == {
         "admin": [
             {"name": "0001_initial", "applied": True},
             {"name": "0002_logentry_remove_auto_add", "applied": False},
@@ -321,7 +321,7 @@ def test_parse_collectstatic():
         "Deleting 'old.css'\n"
         "\n2 static files copied to '/static', 1 unmodified, 3 post-processed.\n"
     )
-    report = sparks_django.parse_collectstatic(text)
+    report = sparks_django._parse_collectstatic(text)
     assert report["copied"] == ["/src/shop/static/a.css", "/src/shop/static/c.js"]
     assert report["deleted"] == ["old.css"]
     assert (report["unmodified"], report["post_processed"]) == (1, 3)
