@@ -1,0 +1,819 @@
+"""
+Django management commands and release bookkeeping for sparks.
+
+Salt's core ``djangomod`` calls ``django-admin.py`` (gone since Django 4), ignores return codes and is
+removed in Salt 3008, so sparks ships this module instead. It runs any management command with the
+project's virtualenv, settings module and environment, turns a failing command into a
+``CommandExecutionError`` carrying its stderr, and parses the output of the commands the states need
+(migration plan, collectstatic) into data.
+
+Project context (keyword arguments accepted by every management function):
+
+project_dir
+    Directory holding the project (``manage.py`` or the settings package); commands run there.
+virtualenv
+    The project's virtualenv; its ``bin/python`` runs the command. Without it, ``python`` is used.
+python
+    Interpreter to use when there is no virtualenv (default ``python3``).
+settings_module
+    Dotted settings module, exported as ``DJANGO_SETTINGS_MODULE``.
+env_file
+    A ``KEY=VALUE`` file (12-factor ``.env``) whose variables are exported to the command.
+env
+    A dict of variables exported to the command; wins over ``env_file``.
+runas
+    System user that runs the command.
+pythonpath
+    Extra directories prepended to ``PYTHONPATH``.
+timeout
+    Seconds after which the command is killed.
+
+Values of variables whose name looks secret (password, secret, token, key, ...) and passwords embedded
+in URLs are replaced by ``******`` in everything this module returns, raises or logs.
+
+CLI examples::
+
+    salt-call sparks_django.manage check args='[--deploy]' project_dir=/srv/app/current/src \\
+        virtualenv=/srv/app/current/venv settings_module=app.settings env_file=/srv/app/.env
+    salt-call sparks_django.pending_migrations project_dir=... virtualenv=...
+    salt-call sparks_django.rollback /srv/app
+"""
+
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import time
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "sparks_django"
+
+CONTEXT_KEYS = (
+    "project_dir",
+    "virtualenv",
+    "python",
+    "settings_module",
+    "env_file",
+    "env",
+    "runas",
+    "pythonpath",
+    "timeout",
+)
+
+REDACTED = "******"
+# Variable names whose values must never be shown.
+_SECRET_NAME = re.compile(r"pass|secret|token|key|credential|private|auth|dsn|salt", re.IGNORECASE)
+# user:password@ inside URLs (DATABASE_URL=postgres://u:p@h/db, REDIS_URL, ...).
+_URL_PASSWORD = re.compile(r"://[^/\s:@]*:([^@\s/]+)@")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Marker printed by the snippets run through ``manage.py shell`` so the result can be found in
+# output that may also carry banners or auto-import notices (Django >= 5.2).
+_RESULT_MARKER = "SPARKS_DJANGO_RESULT="
+
+RELEASE_MARKER = ".sparks-release.json"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# --------------------------------------------------------------------------------------------------
+# Environment and invocation
+# --------------------------------------------------------------------------------------------------
+
+
+def _unquote(value, lineno, path):
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        inner = value[1:-1]
+        if value[0] == '"':
+            inner = inner.replace("\\n", "\n").replace('\\"', '"').replace("\\$", "$").replace("\\\\", "\\")
+        return inner
+    if value and value[0] in "'\"":
+        raise CommandExecutionError(f"{path}, line {lineno}: unterminated quoted value")
+    # An unquoted value ends at an inline comment.
+    return re.split(r"\s+#", value, maxsplit=1)[0].strip()
+
+
+def _parse_env_file(path):
+    """
+    Read a ``KEY=VALUE`` environment file and return its variables as a dict.
+
+    Blank lines and ``#`` comments are skipped, ``export KEY=VALUE`` is accepted, values may be
+    single- or double-quoted. A malformed line raises ``CommandExecutionError`` naming the line number
+    only, never its content (it may hold a secret). Private: a CLI call would print the secrets.
+    """
+    variables = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise CommandExecutionError(f"Cannot read env file {path}: {exc.strerror}") from exc
+    for lineno, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not _ENV_NAME.match(name):
+            raise CommandExecutionError(f"{path}, line {lineno}: expected KEY=VALUE")
+        variables[name] = _unquote(value.strip(), lineno, path)
+    return variables
+
+
+def _secret_values(env):
+    """
+    Return the values of ``env`` that must be hidden: those of secret-looking names and passwords
+    embedded in URLs. Short values are left alone (masking "1" everywhere would garble output).
+    """
+    secrets = set()
+    for name, value in (env or {}).items():
+        value = "" if value is None else str(value)
+        if len(value) >= 4 and _SECRET_NAME.search(name):
+            secrets.add(value)
+        for match in _URL_PASSWORD.finditer(value):
+            if len(match.group(1)) >= 3:
+                secrets.add(match.group(1))
+    return secrets
+
+
+def _redact(text, secrets):
+    """Replace every occurrence of every secret in ``text`` by ``******``."""
+    if not text or not secrets:
+        return text
+    # Longest first, so a secret containing another one is masked whole.
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _split_context(kwargs, function):
+    """Separate the project context from the other keyword arguments and reject unknown ones."""
+    context = {}
+    for key in list(kwargs):
+        if key.startswith("__"):
+            # Salt's __pub_* call metadata.
+            kwargs.pop(key)
+        elif key in CONTEXT_KEYS:
+            context[key] = kwargs.pop(key)
+    if kwargs:
+        raise SaltInvocationError(
+            f"sparks_django.{function}: unexpected argument(s): {', '.join(sorted(kwargs))}"
+        )
+    return context
+
+
+def _python_for(context):
+    if context.get("virtualenv"):
+        return os.path.join(context["virtualenv"], "bin", "python")
+    return context.get("python") or "python3"
+
+
+def _environment(context, extra_env=None):
+    """Build the variables handed to the command: env file, then env dict, then sparks' own."""
+    env = {}
+    if context.get("env_file"):
+        env.update(_parse_env_file(context["env_file"]))
+    for name, value in (context.get("env") or {}).items():
+        if not _ENV_NAME.match(str(name)):
+            raise SaltInvocationError(f"Invalid environment variable name: {name!r}")
+        env[str(name)] = "" if value is None else str(value)
+    if context.get("settings_module"):
+        env["DJANGO_SETTINGS_MODULE"] = context["settings_module"]
+    if context.get("virtualenv"):
+        env["VIRTUAL_ENV"] = context["virtualenv"]
+        env["PATH"] = os.pathsep.join(
+            [os.path.join(context["virtualenv"], "bin"), os.environ.get("PATH", os.defpath)]
+        )
+    pythonpath = context.get("pythonpath")
+    if pythonpath:
+        if isinstance(pythonpath, str):
+            pythonpath = [pythonpath]
+        inherited = env.get("PYTHONPATH") or os.environ.get("PYTHONPATH")
+        env["PYTHONPATH"] = os.pathsep.join([*pythonpath, *([inherited] if inherited else [])])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra_env or {})
+    return env
+
+
+def _argv(context, command, args):
+    project_dir = context.get("project_dir")
+    python = _python_for(context)
+    # The project's manage.py is its own entry point (it may load settings or .env itself);
+    # without one, "python -m django" works on every supported Django version.
+    if project_dir and os.path.isfile(os.path.join(project_dir, "manage.py")):
+        head = [python, "manage.py"]
+    else:
+        head = [python, "-m", "django"]
+    return [*head, command, "--no-color", *[str(arg) for arg in args]]
+
+
+def _normalise_args(args):
+    if args is None:
+        return []
+    if isinstance(args, str):
+        return shlex.split(args)
+    if isinstance(args, (list, tuple)):
+        return [str(arg) for arg in args]
+    raise SaltInvocationError("args must be a list or a string")
+
+
+def _as_list(value):
+    """One value or a list of values (as Salt's CLI and SLS files give either) as a list."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
+    """
+    Run ``argv`` (a list, no shell) in ``project_dir`` with the project's environment, as ``runas``.
+    Return ``{retcode, stdout, stderr, argv}`` with every secret masked; never raises on a non-zero
+    exit (a timeout gives retcode None).
+    """
+    if not context.get("project_dir"):
+        raise SaltInvocationError("project_dir is required")
+    if not os.path.isdir(context["project_dir"]):
+        raise CommandExecutionError(f"project_dir {context['project_dir']} does not exist")
+    env = _environment(context, extra_env)
+    secrets = _secret_values(env) | {secret for secret in extra_secrets if secret}
+    for part in argv:
+        secrets |= {m.group(1) for m in _URL_PASSWORD.finditer(part) if len(m.group(1)) >= 3}
+    result = __salt__["cmd.run_all"](
+        argv,
+        cwd=context["project_dir"],
+        env=env,
+        runas=context.get("runas"),
+        python_shell=False,
+        ignore_retcode=True,
+        # Output may quote secrets: nothing is logged raw, the masked copy is returned.
+        output_loglevel="quiet",
+        timeout=context.get("timeout"),
+        stdin=stdin,
+        reset_system_locale=False,
+    )
+    return {
+        "retcode": result.get("retcode", 1),
+        "stdout": _redact(result.get("stdout", ""), secrets),
+        "stderr": _redact(result.get("stderr", ""), secrets),
+        "argv": [_redact(part, secrets) for part in argv],
+    }
+
+
+def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None):
+    """Run one management command with the project's Python; see ``_spawn``."""
+    python = _python_for(context)
+    if context.get("virtualenv") and not os.path.exists(python):
+        raise CommandExecutionError(f"virtualenv {context['virtualenv']} has no bin/python")
+    outcome = _spawn(_argv(context, command, args), context, extra_env, extra_secrets, stdin)
+    log.debug("sparks_django %s exited %s: %s", command, outcome["retcode"], outcome["stderr"][-2000:])
+    return outcome
+
+
+def _failure_message(command, outcome, limit=4000):
+    """A one-paragraph reason for a failed command: its exit code and the tail of its stderr."""
+    detail = (outcome.get("stderr") or "").strip() or (outcome.get("stdout") or "").strip()
+    if len(detail) > limit:
+        detail = "..." + detail[-limit:]
+    return f"Django command '{command}' failed with exit code {outcome.get('retcode')}: {detail}"
+
+
+def _checked(command, args, context, **execute_kwargs):
+    outcome = _execute(command, args, context, **execute_kwargs)
+    if outcome["retcode"] != 0:
+        raise CommandExecutionError(_failure_message(command, outcome))
+    return outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# Generic commands
+# --------------------------------------------------------------------------------------------------
+
+
+def run_program(argv, extra_secrets=None, **kwargs):
+    """
+    Run a program (not a management command) in the project context: its virtualenv first on PATH,
+    its settings and environment exported, ``project_dir`` as working directory. Return
+    ``{retcode, stdout, stderr, argv}`` masked like everything else; never raises on a non-zero exit.
+    Used for health-check commands, git and pip.
+
+    CLI example: ``salt-call sparks_django.run_program '[curl, -fsS, http://127.0.0.1:8000/]' project_dir=/srv/app/current/src``
+    """
+    context = _split_context(kwargs, "run_program")
+    argv = shlex.split(argv) if isinstance(argv, str) else [str(part) for part in argv]
+    return _spawn(argv, context, extra_secrets=extra_secrets or ())
+
+
+def run(command, args=None, **kwargs):
+    """
+    Run any management command and return ``{retcode, stdout, stderr, argv}`` without raising on a
+    non-zero exit (for callers that want to inspect failures themselves).
+
+    CLI example: ``salt-call sparks_django.run showmigrations project_dir=/srv/app/src virtualenv=/srv/app/venv``
+    """
+    context = _split_context(kwargs, "run")
+    return _execute(command, _normalise_args(args), context)
+
+
+def manage(command, args=None, **kwargs):
+    """
+    Run any management command; return its stdout. A non-zero exit raises ``CommandExecutionError``
+    with the command's stderr.
+
+    CLI example: ``salt-call sparks_django.manage check args='[--deploy]' project_dir=... virtualenv=...``
+    """
+    context = _split_context(kwargs, "manage")
+    return _checked(command, _normalise_args(args), context)["stdout"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Migrations
+# --------------------------------------------------------------------------------------------------
+
+
+def _parse_migration_plan(text):
+    """Parse ``migrate --plan`` output into ``[{migration, backwards, operations}]``."""
+    plan = []
+    for line in text.splitlines():
+        if (
+            not line.strip()
+            or line.startswith("Planned operations")
+            or line.strip() == ("No planned migration operations.")
+        ):
+            continue
+        if line.startswith(" "):
+            if plan:
+                operation = line.strip()
+                plan[-1]["operations"].append(operation)
+                if operation.startswith("Undo "):
+                    plan[-1]["backwards"] = True
+            continue
+        if "." in line.strip():
+            plan.append({"migration": line.strip(), "backwards": False, "operations": []})
+    return plan
+
+
+def _migrate_args(app_label, migration_name, database):
+    args = []
+    if migration_name and not app_label:
+        raise SaltInvocationError("migration_name needs app_label")
+    if app_label:
+        args.append(app_label)
+    if migration_name:
+        args.append(migration_name)
+    if database:
+        args.append(f"--database={database}")
+    return args
+
+
+def migration_plan(app_label=None, migration_name=None, database=None, **kwargs):
+    """
+    What ``migrate`` would do, as data: ``[{migration: "app.0002_x", backwards: bool, operations: [...]}]``.
+    Empty list: nothing to do.
+    """
+    context = _split_context(kwargs, "migration_plan")
+    args = _migrate_args(app_label, migration_name, database) + ["--plan"]
+    return _parse_migration_plan(_checked("migrate", args, context)["stdout"])
+
+
+def pending_migrations(app_label=None, migration_name=None, database=None, **kwargs):
+    """Labels (``app.name``) of the migrations ``migrate`` would apply or unapply, in order."""
+    return [step["migration"] for step in migration_plan(app_label, migration_name, database, **kwargs)]
+
+
+def migrate(
+    app_label=None,
+    migration_name=None,
+    plan=False,
+    fake=False,
+    fake_initial=False,
+    database=None,
+    **kwargs,
+):
+    """
+    Run ``migrate --noinput``; return its stdout. With ``plan=True`` only return the plan as data
+    (see ``migration_plan``).
+
+    CLI example: ``salt-call sparks_django.migrate app_label=polls migration_name=0001 project_dir=...``
+    """
+    if plan:
+        return migration_plan(app_label, migration_name, database, **kwargs)
+    context = _split_context(kwargs, "migrate")
+    args = _migrate_args(app_label, migration_name, database) + ["--noinput"]
+    if fake:
+        args.append("--fake")
+    if fake_initial:
+        args.append("--fake-initial")
+    return _checked("migrate", args, context)["stdout"]
+
+
+def _parse_showmigrations(text):
+    """Parse ``showmigrations --list`` output into ``{app: [{name, applied}]}``."""
+    apps = {}
+    current = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            current = line.strip()
+            apps[current] = []
+            continue
+        stripped = line.strip()
+        if current is None or stripped == "(no migrations)":
+            continue
+        match = re.match(r"\[(X| |-)\]\s+(\S+)", stripped)
+        if match:
+            apps[current].append({"name": match.group(2), "applied": match.group(1) == "X"})
+    return apps
+
+
+def showmigrations(app_label=None, database=None, **kwargs):
+    """Migrations per app and whether each is applied: ``{app: [{name, applied}]}``."""
+    context = _split_context(kwargs, "showmigrations")
+    args = ["--list"]
+    if app_label:
+        args.append(app_label)
+    if database:
+        args.append(f"--database={database}")
+    return _parse_showmigrations(_checked("showmigrations", args, context)["stdout"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Static files, checks, translations
+# --------------------------------------------------------------------------------------------------
+
+_COLLECT_LINE = re.compile(
+    r"^(?P<verb>Copying|Pretending to copy|Linking|Pretending to link|Deleting|Pretending to delete)"
+    r" '(?P<path>.*)'$"
+)
+
+
+def _parse_collectstatic(text):
+    """Parse ``collectstatic -v 2`` output into lists of copied/linked/deleted files and the summary."""
+    report = {"copied": [], "linked": [], "deleted": [], "unmodified": 0, "post_processed": 0, "summary": ""}
+    for line in text.splitlines():
+        line = line.strip()
+        match = _COLLECT_LINE.match(line)
+        if match:
+            verb = match.group("verb")
+            key = "copied" if "copy" in verb.lower() else "linked" if "link" in verb.lower() else "deleted"
+            report[key].append(match.group("path"))
+            continue
+        summary = re.match(r"^(\d+) static files? (copied|symlinked)", line)
+        if summary:
+            report["summary"] = line
+            unmodified = re.search(r"(\d+) unmodified", line)
+            processed = re.search(r"(\d+) post-processed", line)
+            report["unmodified"] = int(unmodified.group(1)) if unmodified else 0
+            report["post_processed"] = int(processed.group(1)) if processed else 0
+    return report
+
+
+def collectstatic(clear=False, link=False, dry_run=False, ignore=None, post_process=True, **kwargs):
+    """
+    Run ``collectstatic --noinput``. Return ``{copied: [...], linked: [...], deleted: [...],
+    unmodified: N, post_processed: N, summary}``. ``dry_run=True`` reports what would be copied
+    without writing anything.
+    """
+    context = _split_context(kwargs, "collectstatic")
+    args = ["--noinput", "--verbosity=2"]
+    if clear:
+        args.append("--clear")
+    if link:
+        args.append("--link")
+    if dry_run:
+        args.append("--dry-run")
+    if not post_process:
+        args.append("--no-post-process")
+    for pattern in _as_list(ignore):
+        args.append(f"--ignore={pattern}")
+    return _parse_collectstatic(_checked("collectstatic", args, context)["stdout"])
+
+
+def check(deploy=False, fail_level=None, tags=None, database=None, **kwargs):
+    """
+    Run the system checks (``check``; ``deploy=True`` adds ``--deploy``). ``fail_level`` is one of
+    CRITICAL, ERROR (Django's default), WARNING, INFO, DEBUG. Return ``{summary, issues}``; a failed
+    check raises ``CommandExecutionError`` listing the issues.
+    """
+    context = _split_context(kwargs, "check")
+    args = []
+    if deploy:
+        args.append("--deploy")
+    if fail_level:
+        level = str(fail_level).upper()
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise SaltInvocationError(f"Invalid fail_level {fail_level!r}")
+        args.append(f"--fail-level={level}")
+    for tag in _as_list(tags):
+        args.append(f"--tag={tag}")
+    if database:
+        args.append(f"--database={database}")
+    outcome = _checked("check", args, context)
+    return {"summary": outcome["stdout"].strip(), "issues": outcome["stderr"].strip()}
+
+
+def compilemessages(locale=None, exclude=None, ignore=None, **kwargs):
+    """Run ``compilemessages`` (needs gettext's ``msgfmt``); return its stdout."""
+    context = _split_context(kwargs, "compilemessages")
+    args = []
+    for option, values in (("--locale", locale), ("--exclude", exclude), ("--ignore", ignore)):
+        for value in _as_list(values):
+            args.append(f"{option}={value}")
+    return _checked("compilemessages", args, context)["stdout"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Users
+# --------------------------------------------------------------------------------------------------
+
+# Reads its inputs from the environment, so nothing user-supplied is interpolated into code.
+_USER_LOOKUP = (
+    "import json, os\n"
+    "from django.contrib.auth import get_user_model\n"
+    "User = get_user_model()\n"
+    "manager = User._default_manager.db_manager(os.environ['SPARKS_DJANGO_DATABASE'])\n"
+    "user = manager.filter(**{User.USERNAME_FIELD: os.environ['SPARKS_DJANGO_USERNAME']}).first()\n"
+    "info = None if user is None else {\n"
+    "    'username': user.get_username(),\n"
+    "    'is_superuser': bool(getattr(user, 'is_superuser', False)),\n"
+    "    'is_staff': bool(getattr(user, 'is_staff', False)),\n"
+    "    'is_active': bool(getattr(user, 'is_active', True)),\n"
+    "}\n"
+    f"print({_RESULT_MARKER!r} + json.dumps(info))\n"
+)
+
+
+def _marked_result(stdout):
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(_RESULT_MARKER):
+            return json.loads(line[len(_RESULT_MARKER) :])
+    raise CommandExecutionError("No result found in the output of the Django shell snippet")
+
+
+def user_info(username, database="default", **kwargs):
+    """
+    Look a user up by its USERNAME_FIELD. Return ``None`` or ``{username, is_superuser, is_staff,
+    is_active}``.
+    """
+    context = _split_context(kwargs, "user_info")
+    outcome = _checked(
+        "shell",
+        ["--command", _USER_LOOKUP],
+        context,
+        extra_env={"SPARKS_DJANGO_USERNAME": str(username), "SPARKS_DJANGO_DATABASE": database},
+    )
+    return _marked_result(outcome["stdout"])
+
+
+def createsuperuser(username, email=None, password=None, database=None, **kwargs):
+    """
+    Create a superuser non-interactively. The password travels only in the command's environment
+    (``DJANGO_SUPERUSER_PASSWORD``): never on its command line, in the return, the error or the log.
+    Without a password, the user gets an unusable one. Return a confirmation string.
+    """
+    context = _split_context(kwargs, "createsuperuser")
+    args = ["--noinput", f"--username={username}"]
+    if email is not None:
+        args.append(f"--email={email}")
+    if database:
+        args.append(f"--database={database}")
+    extra_env = {}
+    if password:
+        extra_env["DJANGO_SUPERUSER_PASSWORD"] = str(password)
+    _checked(
+        "createsuperuser",
+        args,
+        context,
+        extra_env=extra_env,
+        extra_secrets=[str(password)] if password else [],
+    )
+    return f"Superuser {username} created"
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
+# --------------------------------------------------------------------------------------------------
+
+
+def dumpdata(
+    app_labels=None,
+    output=None,
+    indent=None,
+    exclude=None,
+    natural_foreign=False,
+    natural_primary=False,
+    database=None,
+    format="json",  # pylint: disable=redefined-builtin
+    **kwargs,
+):
+    """
+    Run ``dumpdata``. With ``output`` (a path) the data goes to that file and the path is returned;
+    otherwise the serialized data is returned as a string.
+    """
+    context = _split_context(kwargs, "dumpdata")
+    args = _as_list(app_labels)
+    args.append(f"--format={format}")
+    if indent is not None:
+        args.append(f"--indent={int(indent)}")
+    for label in _as_list(exclude):
+        args.append(f"--exclude={label}")
+    if natural_foreign:
+        args.append("--natural-foreign")
+    if natural_primary:
+        args.append("--natural-primary")
+    if database:
+        args.append(f"--database={database}")
+    if output:
+        args.append(f"--output={output}")
+    stdout = _checked("dumpdata", args, context)["stdout"]
+    return output if output else stdout
+
+
+def loaddata(fixtures, app_label=None, database=None, ignorenonexistent=False, exclude=None, **kwargs):
+    """Run ``loaddata``; return ``{objects, fixtures, output}`` (counts parsed from Django's report)."""
+    context = _split_context(kwargs, "loaddata")
+    args = _as_list(fixtures)
+    if app_label:
+        args.append(f"--app={app_label}")
+    if database:
+        args.append(f"--database={database}")
+    if ignorenonexistent:
+        args.append("--ignorenonexistent")
+    for label in _as_list(exclude):
+        args.append(f"--exclude={label}")
+    stdout = _checked("loaddata", args, context)["stdout"]
+    match = re.search(r"Installed (\d+) object\(s\)(?: \(of \d+\))? from (\d+) fixture", stdout)
+    return {
+        "objects": int(match.group(1)) if match else 0,
+        "fixtures": int(match.group(2)) if match else 0,
+        "output": stdout.strip(),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Releases: <root>/releases/<id>/{src,venv,.sparks-release.json}, <root>/current, <root>/previous
+# --------------------------------------------------------------------------------------------------
+
+
+def release_paths(root, release=None):
+    """Paths of the release layout under ``root`` (and of one release when ``release`` is given)."""
+    paths = {
+        "root": root,
+        "releases": os.path.join(root, "releases"),
+        "current": os.path.join(root, "current"),
+        "previous": os.path.join(root, "previous"),
+    }
+    if release is not None:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", str(release)):
+            raise SaltInvocationError(f"Invalid release id {release!r}: use letters, digits, . _ -")
+        base = os.path.join(paths["releases"], str(release))
+        paths.update(
+            {
+                "release": base,
+                "src": os.path.join(base, "src"),
+                "venv": os.path.join(base, "venv"),
+                "marker": os.path.join(base, RELEASE_MARKER),
+            }
+        )
+    return paths
+
+
+def _link_release(link):
+    """Release id a ``current``/``previous`` link points to, or None."""
+    if not os.path.islink(link):
+        return None
+    return os.path.basename(os.path.normpath(os.readlink(link)))
+
+
+def release_metadata(root, release):
+    """The completion record of a release, or None when it is missing or incomplete."""
+    try:
+        with open(release_paths(root, release)["marker"], encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def list_releases(root):
+    """
+    The releases under ``root``: ``{current, previous, releases: [{id, complete, created}]}``,
+    oldest first.
+
+    CLI example: ``salt-call sparks_django.list_releases /srv/app``
+    """
+    paths = release_paths(root)
+    entries = []
+    if os.path.isdir(paths["releases"]):
+        for name in os.listdir(paths["releases"]):
+            full = os.path.join(paths["releases"], name)
+            if not os.path.isdir(full) or os.path.islink(full):
+                continue
+            metadata = release_metadata(root, name)
+            created = (metadata or {}).get("completed_at") or os.stat(full).st_mtime
+            entries.append({"id": name, "complete": metadata is not None, "created": created})
+    entries.sort(key=lambda entry: (entry["created"], entry["id"]))
+    return {
+        "current": _link_release(paths["current"]),
+        "previous": _link_release(paths["previous"]),
+        "releases": entries,
+    }
+
+
+def _atomic_symlink(target, link):
+    """Point ``link`` at ``target`` in one rename: readers see the old or the new link, never none."""
+    if os.path.lexists(link) and not os.path.islink(link):
+        raise CommandExecutionError(f"{link} exists and is not a symlink: move it out of the way first")
+    temporary = f"{link}.sparks-tmp-{os.getpid()}"
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def switch_release(root, release, previous=None):
+    """
+    Atomically point ``<root>/current`` at ``releases/<release>`` (which must be built). The release
+    it replaces becomes ``<root>/previous``, unless ``previous`` names the release to record there
+    instead (used when undoing a switch). Return ``{old, new}`` release ids.
+
+    CLI example: ``salt-call sparks_django.switch_release /srv/app v41``
+    """
+    paths = release_paths(root, release)
+    if release_metadata(root, release) is None:
+        raise CommandExecutionError(f"Release {release} under {root} is missing or incomplete")
+    old = _link_release(paths["current"])
+    if previous is None:
+        previous = old if old != str(release) else None
+    else:
+        release_paths(root, previous)  # validates the id
+    if previous is not None:
+        _atomic_symlink(os.path.join("releases", str(previous)), paths["previous"])
+    if old != str(release):
+        _atomic_symlink(os.path.join("releases", str(release)), paths["current"])
+        log.info("sparks_django: %s/current switched from %s to %s", root, old, release)
+    return {"old": old, "new": str(release)}
+
+
+def rollback(root, test=False):
+    """
+    Switch ``current`` back to the previous release; the release rolled back from becomes
+    ``previous``. Return ``{old, new}``; raise when there is no complete previous release.
+
+    CLI example: ``salt-call sparks_django.rollback /srv/app``
+    """
+    info = list_releases(root)
+    previous, current = info["previous"], info["current"]
+    if previous is None or release_metadata(root, previous) is None:
+        raise CommandExecutionError(f"No complete previous release to roll back to under {root}")
+    if previous == current:
+        raise CommandExecutionError(f"The previous release under {root} is already current")
+    if test:
+        return {"old": current, "new": previous}
+    return switch_release(root, previous)
+
+
+def prune_releases(root, keep=5, test=False):
+    """
+    Delete the oldest releases so that at most ``keep`` remain; ``current`` and ``previous`` are never
+    deleted. Return the list of release ids deleted (or that would be, with ``test=True``).
+    """
+    keep = int(keep)
+    if keep < 2:
+        raise SaltInvocationError("keep must be at least 2 (current and previous)")
+    info = list_releases(root)
+    protected = {info["current"], info["previous"]} - {None}
+    releases = info["releases"]
+    surplus = len(releases) - keep
+    doomed = []
+    for entry in releases:  # oldest first
+        if surplus <= 0:
+            break
+        if entry["id"] in protected:
+            continue
+        doomed.append(entry["id"])
+        surplus -= 1
+    if not test:
+        for release in doomed:
+            shutil.rmtree(release_paths(root, release)["release"])
+    return doomed
+
+
+def write_release_metadata(root, release, metadata):
+    """Record a release as complete (written last, atomically: its presence means complete)."""
+    marker = release_paths(root, release)["marker"]
+    record = dict(metadata, id=str(release), completed_at=time.time())
+    temporary = marker + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, sort_keys=True)
+    os.replace(temporary, marker)
+    return record

@@ -1,0 +1,790 @@
+"""
+States for Django projects: migrations, static files, a superuser, and release deploys with an atomic
+switch of ``<root>/current`` and rollback.
+
+Every state honours ``test=True`` by asking Django what it would do (``migrate --plan``,
+``collectstatic --dry-run``, a user lookup) and reporting that with result ``None``.
+
+Project context arguments (passed through to the ``sparks_django`` execution module): ``virtualenv``,
+``python``, ``settings_module``, ``env_file``, ``env``, ``runas``, ``pythonpath``, ``timeout``.
+
+Release layout managed by ``release_deployed``::
+
+    <root>/releases/<id>/src                   code at the requested revision
+    <root>/releases/<id>/venv                  the release's own virtualenv
+    <root>/releases/<id>/.sparks-release.json  written once the release is built (its presence = built)
+    <root>/current  -> releases/<id>           switched atomically (symlink + rename)
+    <root>/previous -> releases/<id>           what ``current`` pointed to before the last switch
+
+Example::
+
+    shop_release:
+      sparks_django.release_deployed:
+        - name: /srv/shop/production
+        - release: v2
+        - source: https://git.example.org/shop.git
+        - rev: v2
+        - requirements: [requirements.txt]
+        - settings_module: shop.settings
+        - env_file: /srv/shop/production/.env
+        - environment: production
+        - runas: shop
+        - keep: 5
+
+    gunicorn_shop_reload:
+      cmd.run:
+        - name: systemctl reload gunicorn-shop-production
+        - onchanges:
+          - sparks_django: shop_release
+
+    shop_health:
+      sparks_django.healthy:
+        - name: /srv/shop/production
+        - health_check_url: http://127.0.0.1:8000/health/
+        - onchanges:
+          - cmd: gunicorn_shop_reload
+
+    gunicorn_shop_reload_after_rollback:
+      cmd.run:
+        - name: systemctl reload gunicorn-shop-production
+        - onfail:
+          - sparks_django: shop_health
+
+``release_deployed`` may also run a health check itself (``health_check_cmd``/``health_check_url``),
+right after the switch and before any reload: useful for checks that start the new code themselves.
+"""
+
+import fcntl
+import logging
+import os
+import re
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "sparks_django"
+
+CONTEXT_KEYS = (
+    "virtualenv",
+    "python",
+    "settings_module",
+    "env_file",
+    "env",
+    "runas",
+    "pythonpath",
+    "timeout",
+)
+
+
+def __virtual__():
+    if "sparks_django.manage" in __salt__:
+        return __virtualname__
+    return (False, "the sparks_django execution module is not loaded (run saltutil.sync_all)")
+
+
+def _ret(name):
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _context(project_dir, kwargs):
+    """Project context for the execution module; unknown arguments are an error, not ignored."""
+    context = {"project_dir": project_dir}
+    for key, value in kwargs.items():
+        if key.startswith("__"):
+            continue
+        if key not in CONTEXT_KEYS:
+            raise SaltInvocationError(f"unexpected argument: {key}")
+        if value is not None:
+            context[key] = value
+    return context
+
+
+# --------------------------------------------------------------------------------------------------
+# migrated / static_collected / superuser_present
+# --------------------------------------------------------------------------------------------------
+
+
+def migrated(name, app_label=None, migration_name=None, database=None, **kwargs):
+    """
+    The database schema is migrated (to ``app_label``/``migration_name`` when given).
+
+    name
+        The project directory.
+
+    ``changes``: ``{"applied": [labels]}`` and/or ``{"unapplied": [labels]}`` (backwards migrations).
+    No changes when ``migrate --plan`` has nothing to do.
+    """
+    ret = _ret(name)
+    try:
+        context = _context(name, kwargs)
+        plan = __salt__["sparks_django.migration_plan"](
+            app_label=app_label, migration_name=migration_name, database=database, **context
+        )
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=f"Cannot read the migration plan: {exc}")
+        return ret
+    if not plan:
+        ret["comment"] = "No migrations to apply"
+        return ret
+    forwards = [step["migration"] for step in plan if not step["backwards"]]
+    backwards = [step["migration"] for step in plan if step["backwards"]]
+    expected = {}
+    if forwards:
+        expected["applied"] = forwards
+    if backwards:
+        expected["unapplied"] = backwards
+    if __opts__["test"]:
+        ret.update(
+            result=None,
+            changes=expected,
+            comment=f"{len(plan)} migration(s) would be run: {', '.join(forwards + backwards)}",
+        )
+        return ret
+    try:
+        __salt__["sparks_django.migrate"](
+            app_label=app_label, migration_name=migration_name, database=database, **context
+        )
+    except CommandExecutionError as exc:
+        ret.update(
+            result=False,
+            comment=str(exc),
+            changes=_done_before_failure(plan, context, app_label, migration_name, database),
+        )
+        return ret
+    ret.update(changes=expected, comment=f"{len(plan)} migration(s) run")
+    return ret
+
+
+def _done_before_failure(plan, context, app_label, migration_name, database):
+    """Which planned migrations did run before migrate failed (databases without DDL transactions)."""
+    try:
+        remaining = set(
+            __salt__["sparks_django.pending_migrations"](
+                app_label=app_label, migration_name=migration_name, database=database, **context
+            )
+        )
+    except CommandExecutionError:
+        return {}
+    done = [step["migration"] for step in plan if step["migration"] not in remaining]
+    return {"applied": done} if done else {}
+
+
+def static_collected(name, clear=False, link=False, ignore=None, **kwargs):
+    """
+    Static files are collected into STATIC_ROOT.
+
+    ``collectstatic --dry-run`` tells which files would be copied (collectstatic skips files whose
+    copy is not older than the source); nothing to copy or delete means no changes. ``clear=True``
+    deletes and recopies everything on every run, so it always reports changes.
+
+    ``changes``: ``{"copied"|"linked"|"deleted": [paths]}``.
+    """
+    ret = _ret(name)
+    try:
+        context = _context(name, kwargs)
+        preview = __salt__["sparks_django.collectstatic"](
+            clear=clear, link=link, ignore=ignore, dry_run=True, **context
+        )
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    expected = {key: preview[key] for key in ("copied", "linked", "deleted") if preview[key]}
+    if not expected:
+        ret["comment"] = f"Static files are up to date ({preview['unmodified']} unmodified)"
+        return ret
+    if __opts__["test"]:
+        counts = ", ".join(f"{len(files)} {key}" for key, files in expected.items())
+        ret.update(result=None, changes=expected, comment=f"Static files would be collected: {counts}")
+        return ret
+    try:
+        report = __salt__["sparks_django.collectstatic"](clear=clear, link=link, ignore=ignore, **context)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret["changes"] = {key: report[key] for key in ("copied", "linked", "deleted") if report[key]}
+    ret["comment"] = report["summary"] or "Static files collected"
+    return ret
+
+
+def superuser_present(name, project_dir, email=None, password=None, database="default", **kwargs):
+    """
+    A superuser named ``name`` exists. An existing user is left alone (its password is not managed);
+    an existing user that is not a superuser is reported as a failure rather than silently promoted.
+    The password is handed to Django through the environment and appears nowhere in the return.
+
+    ``changes``: ``{"created": name}``.
+    """
+    ret = _ret(name)
+    try:
+        context = _context(project_dir, kwargs)
+        info = __salt__["sparks_django.user_info"](name, database=database, **context)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=f"Cannot look user {name} up: {exc}")
+        return ret
+    if info is not None:
+        if info["is_superuser"]:
+            ret["comment"] = f"Superuser {name} already exists"
+        else:
+            ret.update(result=False, comment=f"User {name} exists but is not a superuser")
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"created": name}, comment=f"Superuser {name} would be created")
+        return ret
+    try:
+        __salt__["sparks_django.createsuperuser"](
+            name,
+            email=email,
+            password=password,
+            database=None if database == "default" else database,
+            **context,
+        )
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(changes={"created": name}, comment=f"Superuser {name} created")
+    return ret
+
+
+# --------------------------------------------------------------------------------------------------
+# Releases
+# --------------------------------------------------------------------------------------------------
+
+
+class _StepFailed(Exception):
+    """A deploy step failed; the message is the reason shown in the state's comment."""
+
+
+def _run_step(step, argv, project_dir, **context):
+    """Run one program of a deploy step in ``project_dir`` (with the given project context)."""
+    outcome = __salt__["sparks_django.run_program"](argv, project_dir=project_dir, **context)
+    if outcome["retcode"] != 0:
+        detail = (outcome["stderr"] or outcome["stdout"]).strip()[-4000:]
+        raise _StepFailed(f"{step} failed (exit {outcome['retcode']}): {detail}")
+    return outcome["stdout"]
+
+
+def _call_step(step, function, *args, **kwargs):
+    try:
+        return __salt__[function](*args, **kwargs)
+    except CommandExecutionError as exc:
+        raise _StepFailed(f"{step} failed: {exc}") from exc
+
+
+def _has_translations(src):
+    for directory, subdirs, files in os.walk(src):
+        subdirs[:] = [d for d in subdirs if d not in (".git", "node_modules", "venv", ".venv")]
+        if "LC_MESSAGES" in directory.split(os.sep) and any(f.endswith(".po") for f in files):
+            return True
+    return False
+
+
+def _uid_gid(user):
+    import pwd  # pylint: disable=import-outside-toplevel
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown(path, user):
+    if user and os.geteuid() == 0:
+        shutil.chown(path, user=user)
+
+
+def _resolve_commit(source, rev, runas, cwd):
+    """Commit id that ``rev`` names in ``source`` without cloning it (``git ls-remote``)."""
+    if rev and re.fullmatch(r"[0-9a-f]{40}", rev):
+        return rev
+    stdout = _run_step("git ls-remote", ["git", "ls-remote", source, rev or "HEAD"], cwd, runas=runas)
+    refs = {}
+    for line in stdout.splitlines():
+        commit, _, ref = line.partition("\t")
+        refs[ref] = commit
+    for ref, commit in refs.items():
+        if ref.endswith("^{}"):  # an annotated tag peeled to its commit
+            return commit
+    if refs:
+        return next(iter(refs.values()))
+    raise _StepFailed(f"Revision {rev} not found in {source}")
+
+
+def _fetch_code(source, rev, paths, runas, timeout):
+    """Put the code at ``rev`` into the release's src; return the commit id (None for a plain copy)."""
+    local = source[len("file://") :] if source.startswith("file://") else source
+    if os.path.isdir(local) and not os.path.exists(os.path.join(local, ".git")) and not rev:
+        # A plain directory (not a repository): copied as it is.
+        shutil.copytree(local, paths["src"], symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        if runas and os.geteuid() == 0:
+            for directory, subdirs, files in os.walk(paths["src"]):
+                for entry in [directory, *(os.path.join(directory, f) for f in subdirs + files)]:
+                    os.lchown(entry, *_uid_gid(runas))
+        return None
+    release_dir = paths["release"]
+    _run_step(
+        "git clone",
+        ["git", "clone", "--quiet", source, paths["src"]],
+        release_dir,
+        runas=runas,
+        timeout=timeout,
+    )
+    if rev:
+        _run_step(
+            "git checkout",
+            ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", rev],
+            paths["src"],
+            runas=runas,
+        )
+    if os.path.exists(os.path.join(paths["src"], ".gitmodules")):
+        _run_step(
+            "git submodule update",
+            ["git", "submodule", "update", "--init", "--recursive", "--quiet"],
+            paths["src"],
+            runas=runas,
+            timeout=timeout,
+        )
+    return _run_step("git rev-parse", ["git", "rev-parse", "HEAD"], paths["src"], runas=runas).strip()
+
+
+def _build_release(root, release, paths, options, project):
+    """Code, virtualenv, requirements, static files, translations. Raises _StepFailed."""
+    runas, timeout = options["runas"], options["timeout"]
+    if os.path.lexists(paths["release"]):
+        # Left over by an earlier attempt that did not finish: start again from nothing.
+        shutil.rmtree(paths["release"])
+    os.makedirs(paths["release"])
+    _chown(paths["release"], runas)
+    commit = _fetch_code(options["source"], options["rev"], paths, runas, timeout)
+    if options["resolved_commit"] and commit and commit != options["resolved_commit"]:
+        raise _StepFailed(
+            f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}"
+        )
+    _run_step(
+        "virtualenv creation",
+        [options["python"], "-m", "venv", paths["venv"]],
+        paths["release"],
+        runas=runas,
+        timeout=timeout,
+    )
+    requirements = options["requirements"]
+    if requirements:
+        argv = [
+            os.path.join(paths["venv"], "bin", "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]
+        for requirement_file in requirements:
+            argv += ["-r", requirement_file]
+        argv += list(options["pip_args"] or [])
+        _run_step("pip install", argv, paths["src"], runas=runas, timeout=timeout)
+    if options["collectstatic"]:
+        _call_step("collectstatic", "sparks_django.collectstatic", **project)
+    compile_messages = options["compilemessages"]
+    if compile_messages == "auto":
+        compile_messages = _has_translations(project["project_dir"])
+    if compile_messages:
+        _call_step("compilemessages", "sparks_django.compilemessages", **project)
+    return commit
+
+
+def _health_check(options, project):
+    """Run the health-check command and/or poll the URL; raise _StepFailed when unhealthy."""
+    if options["health_check_cmd"]:
+        _run_step("health check command", options["health_check_cmd"], **project)
+    url = options["health_check_url"]
+    if url:
+        deadline = time.monotonic() + float(options["health_check_timeout"])
+        reason = "no attempt"
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # nosec: operator-given URL
+                    if response.status < 400:
+                        return
+                    reason = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                reason = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError) as exc:
+                reason = str(getattr(exc, "reason", exc))
+            if time.monotonic() >= deadline:
+                raise _StepFailed(f"health check of {url} failed: {reason}")
+            time.sleep(1)
+
+
+def release_deployed(
+    name,
+    source,
+    release=None,
+    rev=None,
+    requirements=None,
+    project_subdir=None,
+    environment="test",
+    check_deploy=None,
+    check_fail_level=None,
+    collectstatic=True,
+    compilemessages="auto",
+    migrate=True,
+    keep=5,
+    python="/usr/bin/python3",
+    pip_args=None,
+    health_check_cmd=None,
+    health_check_url=None,
+    health_check_timeout=30,
+    settings_module=None,
+    env_file=None,
+    env=None,
+    runas=None,
+    timeout=None,
+):
+    """
+    Release ``release`` of the project is built and is the current one.
+
+    name
+        Project root (it must exist); releases go in ``<name>/releases``.
+    source / rev
+        Git URL, local repository path or ``file://`` URL, and the branch, tag or commit to deploy. A
+        plain directory (no ``.git``) with no ``rev`` is copied as it is (give ``release`` then). With
+        ``runas``, a local repository must belong to that user or be in its global git
+        ``safe.directory`` list: git refuses to read another user's repository.
+    release
+        Release id (directory name). Default: the first 12 characters of the commit ``rev`` names.
+        Ids are immutable: a built release is never rebuilt from another source or revision.
+    requirements
+        Requirements files, relative to the code, installed into the release's virtualenv.
+    project_subdir
+        Directory of the Django project inside the code, if not its top.
+    environment
+        ``production`` runs ``check --deploy`` (``check_deploy`` overrides; ``check_fail_level`` is
+        passed as ``--fail-level``).
+    collectstatic / compilemessages / migrate
+        Steps to run; ``compilemessages="auto"`` runs it when the code has ``.po`` files.
+    keep
+        Releases kept after a successful switch (never deleting ``current`` or ``previous``); None
+        keeps them all.
+    health_check_cmd / health_check_url
+        Run after the switch (the command in the project context, the URL polled for up to
+        ``health_check_timeout`` seconds); on failure ``current`` is switched back.
+
+    Steps: build (code, venv, requirements, collectstatic, compilemessages) -> check --deploy ->
+    migrate -> switch ``current`` -> health check -> prune. If any step fails, ``current`` is left on
+    (or switched back to) the release it was on and the state fails with the reason.
+
+    ``changes`` (empty when the release is already current and built):
+    ``built: {release, commit}`` when the release was built, ``migrations: [labels]`` when migrations
+    were applied, ``current: {old, new}`` when the ``current`` symlink was switched (watch/onchanges
+    on this state to reload services), ``pruned: [ids]``.
+    """
+    ret = _ret(name)
+    if not os.path.isdir(name):
+        ret.update(result=False, comment=f"Project root {name} does not exist")
+        return ret
+    options = {
+        "source": str(source),
+        "rev": None if rev is None else str(rev),
+        "requirements": [requirements] if isinstance(requirements, str) else list(requirements or []),
+        "pip_args": [pip_args] if isinstance(pip_args, str) else pip_args,
+        "python": python,
+        "runas": runas,
+        "timeout": timeout,
+        "collectstatic": collectstatic,
+        "compilemessages": compilemessages,
+        "health_check_cmd": health_check_cmd,
+        "health_check_url": health_check_url,
+        "health_check_timeout": health_check_timeout,
+        "resolved_commit": None,
+        "project_subdir": project_subdir,
+    }
+    if check_deploy is None:
+        check_deploy = environment == "production"
+    if keep is not None and (not str(keep).isdigit() or int(keep) < 2):
+        # Checked now: failing after the switch would report a failure for a deploy that happened.
+        ret.update(result=False, comment="keep must be at least 2 (current and previous), or None")
+        return ret
+    local_source = source[len("file://") :] if str(source).startswith("file://") else str(source)
+    if (
+        release is None
+        and os.path.isdir(local_source)
+        and not os.path.exists(os.path.join(local_source, ".git"))
+    ):
+        ret.update(result=False, comment=f"{source} is not a git repository: give a release id")
+        return ret
+
+    deploy_args = (
+        ret,
+        name,
+        release,
+        options,
+        check_deploy,
+        check_fail_level,
+        migrate,
+        keep,
+        settings_module,
+        env_file,
+        env,
+    )
+    try:
+        if __opts__["test"]:
+            # Read-only: nothing is created, not even the releases directory or the lock file.
+            return _deploy(*deploy_args)
+        os.makedirs(os.path.join(name, "releases"), exist_ok=True)
+        _chown(os.path.join(name, "releases"), runas)
+        with open(os.path.join(name, ".sparks-deploy.lock"), "a", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                ret.update(result=False, comment=f"Another deploy of {name} is running")
+                return ret
+            return _deploy(*deploy_args)
+    except (_StepFailed, CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+
+
+def _deploy(
+    ret, root, release, options, check_deploy, check_fail_level, migrate, keep, settings_module, env_file, env
+):
+    if release is None:
+        options["resolved_commit"] = _resolve_commit(
+            options["source"], options["rev"], options["runas"], root
+        )
+        release = options["resolved_commit"][:12]
+    release = str(release)
+    ret["name"] = root
+    paths = __salt__["sparks_django.release_paths"](root, release)
+    for link in (paths["current"], paths["previous"]):
+        if os.path.lexists(link) and not os.path.islink(link):
+            # Checked before building anything: the switch at the end could not replace it.
+            ret.update(
+                result=False, comment=f"{link} exists and is not a symlink: move it out of the way first"
+            )
+            return ret
+    info = __salt__["sparks_django.list_releases"](root)
+    metadata = __salt__["sparks_django.release_metadata"](root, release)
+    if metadata is not None and (metadata.get("source"), metadata.get("rev")) != (
+        options["source"],
+        options["rev"],
+    ):
+        ret.update(
+            result=False,
+            comment=(
+                f"Release {release} was built from {metadata.get('source')}@{metadata.get('rev')}, not "
+                f"{options['source']}@{options['rev']}: use a new release id"
+            ),
+        )
+        return ret
+    if info["current"] == release and metadata is not None:
+        ret["comment"] = f"Release {release} is already current"
+        return ret
+
+    project_dir = paths["src"]
+    if options["project_subdir"]:
+        project_dir = os.path.join(paths["src"], options["project_subdir"])
+    project = {"project_dir": project_dir, "virtualenv": paths["venv"], "runas": options["runas"]}
+    for key, value in (
+        ("settings_module", settings_module),
+        ("env_file", env_file),
+        ("env", env),
+        ("timeout", options["timeout"]),
+    ):
+        if value is not None:
+            project[key] = value
+
+    if __opts__["test"]:
+        steps = [] if metadata else ["build"]
+        steps += (["check --deploy"] if check_deploy else []) + (["migrate"] if migrate else [])
+        steps += ["switch current"] + (
+            ["health check"] if options["health_check_cmd"] or options["health_check_url"] else []
+        )
+        ret.update(
+            result=None,
+            changes={"current": {"old": info["current"], "new": release}},
+            comment=f"Release {release} would be deployed: {', '.join(steps)}",
+        )
+        return ret
+
+    changes = {}
+    if metadata is None:
+        try:
+            commit = _build_release(root, release, paths, options, project)
+        except _StepFailed as exc:
+            ret.update(
+                result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}"
+            )
+            return ret
+        __salt__["sparks_django.write_release_metadata"](
+            root, release, {"source": options["source"], "rev": options["rev"], "commit": commit}
+        )
+        changes["built"] = {"release": release, "commit": commit}
+
+    try:
+        if check_deploy:
+            _call_step(
+                "check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project
+            )
+        if migrate:
+            pending = _call_step("migration plan", "sparks_django.pending_migrations", **project)
+            try:
+                __salt__["sparks_django.migrate"](**project)
+            except CommandExecutionError as exc:
+                try:
+                    remaining = set(__salt__["sparks_django.pending_migrations"](**project))
+                except CommandExecutionError:
+                    remaining = set(pending)  # unknown: claim nothing
+                done = [label for label in pending if label not in remaining]
+                if done:
+                    changes["migrations"] = done
+                raise _StepFailed(f"migrate failed: {exc}") from exc
+            if pending:
+                changes["migrations"] = pending
+    except _StepFailed as exc:
+        ret.update(
+            result=False,
+            changes=changes,
+            comment=f"Release {release} not switched to, current stays {info['current']}: {exc}",
+        )
+        return ret
+
+    switched = __salt__["sparks_django.switch_release"](root, release)
+    try:
+        _health_check(options, project)
+    except (_StepFailed, CommandExecutionError) as exc:
+        if switched["old"] is not None:
+            __salt__["sparks_django.switch_release"](root, switched["old"], previous=info["previous"])
+            if info["previous"] is None and os.path.islink(paths["previous"]):
+                # There was no previous release before this attempt: do not leave the failed one there.
+                os.unlink(paths["previous"])
+            where = f"current switched back to {switched['old']}"
+        else:
+            os.unlink(paths["current"])
+            where = "current removed (there was no earlier release)"
+        ret.update(result=False, changes=changes, comment=f"Release {release} unhealthy, {where}: {exc}")
+        return ret
+    changes["current"] = switched
+    if keep is not None:
+        pruned = __salt__["sparks_django.prune_releases"](root, keep=int(keep))
+        if pruned:
+            changes["pruned"] = pruned
+    ret.update(changes=changes, comment=f"Release {release} deployed (current was {switched['old']})")
+    return ret
+
+
+def rolled_back(name, to=None):
+    """
+    ``current`` is switched back. Without ``to``: to the previous release (an action: every run
+    switches, like ``salt-call sparks_django.rollback``). With ``to``: to that release, no changes when
+    it is already current.
+
+    ``changes``: ``current: {old, new}``.
+    """
+    ret = _ret(name)
+    try:
+        info = __salt__["sparks_django.list_releases"](name)
+        target = to if to is not None else info["previous"]
+        if target is None:
+            ret.update(result=False, comment=f"No previous release under {name}")
+            return ret
+        if info["current"] == str(target):
+            ret["comment"] = f"Release {target} is already current"
+            return ret
+        if __salt__["sparks_django.release_metadata"](name, target) is None:
+            ret.update(result=False, comment=f"Release {target} is missing or not built")
+            return ret
+        if __opts__["test"]:
+            ret.update(
+                result=None,
+                changes={"current": {"old": info["current"], "new": str(target)}},
+                comment=f"current would be switched from {info['current']} to {target}",
+            )
+            return ret
+        switched = __salt__["sparks_django.switch_release"](name, target)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(
+        changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}"
+    )
+    return ret
+
+
+def healthy(
+    name,
+    health_check_cmd=None,
+    health_check_url=None,
+    health_check_timeout=30,
+    rollback_on_failure=True,
+    settings_module=None,
+    env_file=None,
+    env=None,
+    runas=None,
+    timeout=None,
+):
+    """
+    The current release answers its health check; meant to run after the formula reloaded the services
+    (``onchanges`` on ``release_deployed``), since the reload, not the switch, puts new code in service.
+
+    name
+        Project root (the one given to ``release_deployed``).
+    health_check_cmd / health_check_url
+        As in ``release_deployed``: the command runs in ``<name>/current/src`` with the release's
+        virtualenv and environment; the URL is polled until it answers below 400 or the timeout ends.
+    rollback_on_failure
+        When unhealthy, switch ``current`` back to ``previous`` (then reload again from the formula,
+        e.g. with ``onfail`` on this state).
+
+    ``changes``: ``current: {old, new}`` when it rolled back. The result is False whenever the check
+    failed, rolled back or not. In test mode nothing is checked (a dry run must not probe a service
+    that has not been reloaded) and the result is None when a check is configured.
+    """
+    ret = _ret(name)
+    if not health_check_cmd and not health_check_url:
+        ret.update(result=False, comment="Give health_check_cmd and/or health_check_url")
+        return ret
+    info = __salt__["sparks_django.list_releases"](name)
+    if info["current"] is None:
+        ret.update(result=False, comment=f"No current release under {name}")
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"Release {info['current']} would be health-checked")
+        return ret
+    paths = __salt__["sparks_django.release_paths"](name, info["current"])
+    project = {"project_dir": paths["src"], "virtualenv": paths["venv"], "runas": runas}
+    for key, value in (
+        ("settings_module", settings_module),
+        ("env_file", env_file),
+        ("env", env),
+        ("timeout", timeout),
+    ):
+        if value is not None:
+            project[key] = value
+    options = {
+        "health_check_cmd": health_check_cmd,
+        "health_check_url": health_check_url,
+        "health_check_timeout": health_check_timeout,
+    }
+    try:
+        _health_check(options, project)
+    except (_StepFailed, CommandExecutionError) as exc:
+        if not rollback_on_failure:
+            ret.update(result=False, comment=f"Release {info['current']} is unhealthy: {exc}")
+            return ret
+        try:
+            switched = __salt__["sparks_django.rollback"](name)
+        except CommandExecutionError as rollback_error:
+            ret.update(
+                result=False,
+                comment=f"Release {info['current']} is unhealthy ({exc}) and cannot be rolled back: {rollback_error}",
+            )
+            return ret
+        ret.update(
+            result=False,
+            changes={"current": switched},
+            comment=f"Release {switched['old']} is unhealthy, rolled back to {switched['new']}: {exc}",
+        )
+        return ret
+    ret["comment"] = f"Release {info['current']} is healthy"
+    return ret

@@ -1,0 +1,393 @@
+"""
+Test support for the sparks_django functional tests: a tiny real Django project written to disk, a
+local git repository of three versions of it, and cached virtualenvs per Django version.
+
+Virtualenvs and wheels are cached under /var/cache/sparks/test-venvs (override with
+SPARKS_TEST_VENV_CACHE), keyed by Python and Django version, so a warm run needs no network.
+"""
+
+import hashlib
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import salt._logging.impl as salt_logging
+from saltfactories.utils.functional import Loaders
+
+
+def _cache_root():
+    """/var/cache/sparks/test-venvs (or $SPARKS_TEST_VENV_CACHE); ~/.cache when that is not writable."""
+    wanted = pathlib.Path(os.environ.get("SPARKS_TEST_VENV_CACHE", "/var/cache/sparks/test-venvs"))
+    try:
+        wanted.mkdir(parents=True, exist_ok=True)
+        if os.access(wanted, os.W_OK):
+            return wanted
+    except OSError:
+        pass
+    return pathlib.Path.home() / ".cache" / "sparks" / "test-venvs"
+
+
+CACHE_ROOT = _cache_root()
+BASE_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+# Django lines the suite runs against: the oldest supported LTS and the newest release that installs
+# on this Python (Django 6 needs Python >= 3.12; on Debian 12's 3.11 "latest" resolves to 5.2.x).
+_KNOWN_SPECS = {
+    "4.2": "Django>=4.2,<4.3",
+    "5.2": "Django>=5.2,<5.3",
+    "latest": "Django",
+}
+# On Python 3.11 "latest" is 5.2.x, so 5.2 is not run twice by default; SPARKS_TEST_DJANGO_LINES
+# (e.g. "4.2,5.2,latest") chooses the lines where a newer Python makes them differ.
+DJANGO_SPECS = {
+    line: _KNOWN_SPECS[line]
+    for line in os.environ.get("SPARKS_TEST_DJANGO_LINES", "4.2,latest").split(",")
+    if line in _KNOWN_SPECS
+}
+OLDEST_LINE = next(iter(DJANGO_SPECS))
+NEWEST_LINE = list(DJANGO_SPECS)[-1]
+
+SUPERUSER_PASSWORD = "S3cret-Pa55word-never-shown"
+SECRET_KEY_VALUE = "sparks-test-secret-key-value-that-must-stay-hidden"
+
+GIT = [
+    "git",
+    "-c",
+    "user.name=sparks tests",
+    "-c",
+    "user.email=tests@sparks.invalid",
+    "-c",
+    "init.defaultBranch=main",
+    "-c",
+    "commit.gpgsign=false",
+]
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_") + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def django_wheelhouse(label):
+    """
+    Directory of wheels holding Django for ``label`` and its dependencies; downloaded once from PyPI.
+    Returns (wheelhouse, django_version).
+    """
+    spec = DJANGO_SPECS[label]
+    pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
+    wheelhouse = CACHE_ROOT / "wheels" / f"{pyver}-{_slug(spec)}"
+    version = _django_version_in(wheelhouse)
+    if version is None:
+        wheelhouse.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "-d",
+                str(wheelhouse),
+                spec,
+            ],
+            check=True,
+        )
+        version = _django_version_in(wheelhouse)
+    return wheelhouse, version
+
+
+def _django_version_in(wheelhouse):
+    if not wheelhouse.is_dir():
+        return None
+    versions = []
+    for wheel in wheelhouse.glob("[Dd]jango-*.whl"):
+        versions.append(wheel.name.split("-")[1])
+    if not versions:
+        return None
+    return max(versions, key=lambda v: tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.]", v)))
+
+
+def django_venv(label):
+    """A virtualenv with Django ``label`` installed, cached by exact Django version. Returns (path, version)."""
+    wheelhouse, version = django_wheelhouse(label)
+    pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
+    venv = CACHE_ROOT / f"{pyver}-django-{version}"
+    ready = venv / ".sparks-ready"
+    if not ready.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--find-links",
+                str(wheelhouse),
+                f"Django=={version}",
+            ],
+            check=True,
+        )
+        ready.write_text(version)
+    return venv, version
+
+
+# --------------------------------------------------------------------------------------------------
+# The demo project
+# --------------------------------------------------------------------------------------------------
+
+SETTINGS = """\
+import os
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-only-for-tests")
+DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "greetings",
+]
+MIDDLEWARE = []
+ROOT_URLCONF = "sparkdemo.urls"
+TEMPLATES = []
+DATABASES = {{
+    "default": {{
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SPARKDEMO_DB", str(BASE_DIR / "db.sqlite3")),
+    }}
+}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_I18N = True
+LANGUAGE_CODE = "en"
+STATIC_URL = "/static/"
+STATIC_ROOT = os.environ.get("SPARKDEMO_STATIC_ROOT", str(BASE_DIR / "static_collected"))
+SPARKDEMO_VERSION = "{version}"
+
+# Lets a test keep the process alive long enough to be seen in the process list.
+if os.environ.get("SPARKDEMO_SLOW_START"):
+    time.sleep(float(os.environ["SPARKDEMO_SLOW_START"]))
+"""
+
+MANAGE_PY = """\
+#!/usr/bin/env python
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sparkdemo.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
+URLS = """\
+from django.urls import path
+
+from greetings import views
+
+urlpatterns = [path("", views.index)]
+"""
+
+VIEWS = """\
+from django.conf import settings
+from django.http import HttpResponse
+
+from greetings.models import Greeting
+
+
+def index(request):
+    texts = ", ".join(greeting.text for greeting in Greeting.objects.all())
+    return HttpResponse(f"{settings.SPARKDEMO_VERSION}: {texts}")
+"""
+
+MODELS_V1 = """\
+from django.db import models
+
+
+class Greeting(models.Model):
+    text = models.CharField(max_length=100)
+"""
+
+MODELS_V2 = (
+    MODELS_V1
+    + """    language = models.CharField(max_length=8, default="en")
+"""
+)
+
+MIGRATION_0001 = """\
+from django.db import migrations, models
+
+
+def add_hello(apps, schema_editor):
+    apps.get_model("greetings", "Greeting").objects.create(text="hello")
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Greeting",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.CharField(max_length=100)),
+            ],
+        ),
+        migrations.RunPython(add_hello, migrations.RunPython.noop),
+    ]
+"""
+
+MIGRATION_0002 = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("greetings", "0001_initial")]
+    operations = [
+        migrations.AddField(
+            model_name="greeting",
+            name="language",
+            field=models.CharField(default="en", max_length=8),
+        ),
+    ]
+"""
+
+MIGRATION_0003_BROKEN = """\
+from django.db import migrations
+
+
+def explode(apps, schema_editor):
+    raise RuntimeError("sparkdemo v3 migration is broken on purpose")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("greetings", "0002_greeting_language")]
+    operations = [migrations.RunPython(explode, migrations.RunPython.noop)]
+"""
+
+PO_FILE = """\
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Language: fr\\n"
+
+msgid "Hello"
+msgstr "Bonjour"
+"""
+
+
+def write_project(path, version="v1", django_version=None, with_locale=True):
+    """Write the demo project (``version`` v1, v2 or the broken v3) under ``path``."""
+    path = pathlib.Path(path)
+    files = {
+        "manage.py": MANAGE_PY,
+        "requirements.txt": f"Django=={django_version}\n" if django_version else "Django\n",
+        "sparkdemo/__init__.py": "",
+        "sparkdemo/settings.py": SETTINGS.format(version=version),
+        "sparkdemo/urls.py": URLS,
+        "greetings/__init__.py": "",
+        "greetings/models.py": MODELS_V1 if version == "v1" else MODELS_V2,
+        "greetings/views.py": VIEWS,
+        "greetings/migrations/__init__.py": "",
+        "greetings/migrations/0001_initial.py": MIGRATION_0001,
+        "greetings/static/greetings/site.css": f"/* sparkdemo {version} */\nbody {{ color: #333; }}\n",
+        "greetings/static/greetings/logo.txt": "sparkdemo\n",
+    }
+    if version in ("v2", "v3"):
+        files["greetings/migrations/0002_greeting_language.py"] = MIGRATION_0002
+    if version == "v3":
+        files["greetings/migrations/0003_broken.py"] = MIGRATION_0003_BROKEN
+    if with_locale:
+        files["greetings/locale/fr/LC_MESSAGES/django.po"] = PO_FILE
+    for relative, content in files.items():
+        target = path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    (path / ".gitignore").write_text("db.sqlite3\nstatic_collected/\n*.mo\n__pycache__/\n")
+    return path
+
+
+def make_git_repository(path, django_version, with_locale=True):
+    """A git repository with tags v1, v2 and v3 (v3's migration fails). Returns the commits by tag."""
+    path = pathlib.Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run([*GIT, "init", "--quiet", str(path)], check=True)
+    commits = {}
+    for version in ("v1", "v2", "v3"):
+        write_project(path, version, django_version, with_locale=with_locale)
+        subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"sparkdemo {version}"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "tag", version], check=True)
+        commits[version] = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    return commits
+
+
+def gettext_available():
+    return shutil.which("msgfmt") is not None
+
+
+def django_minion_opts(salt_factories, repo_root):
+    """Minion options loading this repository's _modules and _states."""
+    factory = salt_factories.salt_minion_daemon(
+        "sparks-django-functional",
+        overrides={
+            "file_client": "local",
+            "module_dirs": [str(repo_root / "salt" / "_modules")],
+            "states_dirs": [str(repo_root / "salt" / "_states")],
+            "state_dirs": [str(repo_root / "salt" / "_states")],
+            "features": {"enable_slsvars_fixes": True},
+        },
+    )
+    return factory.config.copy()
+
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures shared by the sparks_django functional test modules (imported by name into each module).
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minion_opts(salt_factories):
+    return django_minion_opts(salt_factories, REPO_ROOT)
+
+
+@pytest.fixture(scope="module")
+def loaders(minion_opts):  # pylint: disable=redefined-outer-name
+    yield Loaders(minion_opts)
+    # Salt buffers warnings in a deferred stderr handler that it flushes at interpreter exit, when
+    # pytest has already closed that stream ("--- Logging error ---" noise after the summary line).
+    # Flushing it here hands the records to the live handlers instead.
+    salt_logging.shutdown_temp_handler()
+
+
+@pytest.fixture(autouse=True)
+def reset_loaders_state(loaders):  # pylint: disable=redefined-outer-name
+    try:
+        yield
+    finally:
+        loaders.reset_state()
+
+
+@pytest.fixture(scope="module", params=list(DJANGO_SPECS))
+def django_install(request):
+    """A cached virtualenv per Django line: ``{venv, version, label, wheelhouse}``."""
+    venv, version = django_venv(request.param)
+    wheelhouse, _ = django_wheelhouse(request.param)
+    return {"venv": str(venv), "version": version, "label": request.param, "wheelhouse": str(wheelhouse)}

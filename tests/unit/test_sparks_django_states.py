@@ -1,0 +1,502 @@
+"""
+Unit tests of salt/_states/sparks_django.py: state logic with the execution module's Django calls mocked.
+The release bookkeeping functions (plain files) are the real ones, run under tmp_path.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+from unittest.mock import MagicMock, patch
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+module = _load("sparks_django_module_for_states", REPO_ROOT / "salt" / "_modules" / "sparks_django.py")
+states = _load("sparks_django_state_module", REPO_ROOT / "salt" / "_states" / "sparks_django.py")
+
+PASSWORD = "Unit-Test-Password-987"
+RELEASE_FUNCTIONS = (
+    "release_paths",
+    "release_metadata",
+    "list_releases",
+    "switch_release",
+    "rollback",
+    "prune_releases",
+    "write_release_metadata",
+)
+
+
+@pytest.fixture
+def opts():
+    return {"test": False}
+
+
+@pytest.fixture
+def salt_mocks():
+    mocks = {
+        "sparks_django.manage": MagicMock(return_value=""),
+        "sparks_django.migration_plan": MagicMock(return_value=[]),
+        "sparks_django.pending_migrations": MagicMock(return_value=[]),
+        "sparks_django.migrate": MagicMock(return_value=""),
+        "sparks_django.collectstatic": MagicMock(),
+        "sparks_django.compilemessages": MagicMock(return_value=""),
+        "sparks_django.check": MagicMock(return_value={"summary": "", "issues": ""}),
+        "sparks_django.user_info": MagicMock(return_value=None),
+        "sparks_django.createsuperuser": MagicMock(return_value="Superuser admin created"),
+        "sparks_django.run_program": MagicMock(),
+    }
+    for function in RELEASE_FUNCTIONS:
+        mocks[f"sparks_django.{function}"] = getattr(module, function)
+    return mocks
+
+
+@pytest.fixture
+def configure_loader_modules(opts, salt_mocks):
+    return {
+        states: {"__salt__": salt_mocks, "__opts__": opts},
+        module: {"__salt__": {}, "__opts__": opts},
+    }
+
+
+PROJECT = {"name": "/srv/app/src", "virtualenv": "/srv/app/venv", "settings_module": "app.settings"}
+PLAN = [
+    {"migration": "shop.0002_total", "backwards": False, "operations": ["Add field"]},
+    {"migration": "shop.0003_backfill", "backwards": False, "operations": ["Raw Python operation"]},
+]
+
+
+# ------------------------------------------------------------------------------------------------
+# migrated
+# ------------------------------------------------------------------------------------------------
+
+
+def test_migrated_nothing_pending(salt_mocks):
+    ret = states.migrated(**PROJECT)
+    assert ret == {
+        "name": PROJECT["name"],
+        "result": True,
+        "changes": {},
+        "comment": "No migrations to apply",
+    }
+    salt_mocks["sparks_django.migrate"].assert_not_called()
+    context = salt_mocks["sparks_django.migration_plan"].call_args.kwargs
+    assert context["project_dir"] == "/srv/app/src" and context["settings_module"] == "app.settings"
+
+
+def test_migrated_test_mode_reports_pending(salt_mocks, opts):
+    opts["test"] = True
+    salt_mocks["sparks_django.migration_plan"].return_value = PLAN
+    ret = states.migrated(**PROJECT)
+    assert ret["result"] is None
+    assert ret["changes"] == {"applied": ["shop.0002_total", "shop.0003_backfill"]}
+    salt_mocks["sparks_django.migrate"].assert_not_called()
+
+
+def test_migrated_applies(salt_mocks):
+    salt_mocks["sparks_django.migration_plan"].return_value = PLAN
+    ret = states.migrated(app_label="shop", **PROJECT)
+    assert ret["result"] is True
+    assert ret["changes"] == {"applied": ["shop.0002_total", "shop.0003_backfill"]}
+    assert salt_mocks["sparks_django.migrate"].call_args.kwargs["app_label"] == "shop"
+
+
+def test_migrated_failure_reports_what_ran(salt_mocks):
+    salt_mocks["sparks_django.migration_plan"].return_value = PLAN
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
+        "Django command 'migrate' failed: boom"
+    )
+    salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_backfill"]
+    ret = states.migrated(**PROJECT)
+    assert ret["result"] is False
+    assert "boom" in ret["comment"]
+    assert ret["changes"] == {"applied": ["shop.0002_total"]}
+
+
+def test_migrated_backwards(salt_mocks):
+    salt_mocks["sparks_django.migration_plan"].return_value = [
+        {"migration": "shop.0003_backfill", "backwards": True, "operations": ["Undo Raw Python operation"]}
+    ]
+    ret = states.migrated(app_label="shop", migration_name="0002_total", **PROJECT)
+    assert ret["changes"] == {"unapplied": ["shop.0003_backfill"]}
+
+
+def test_unknown_argument_fails_the_state():
+    ret = states.migrated(settings="typo", **PROJECT)
+    assert ret["result"] is False
+    assert "unexpected argument: settings" in ret["comment"]
+
+
+# ------------------------------------------------------------------------------------------------
+# static_collected
+# ------------------------------------------------------------------------------------------------
+
+
+def _collect_report(copied=(), unmodified=0):
+    return {
+        "copied": list(copied),
+        "linked": [],
+        "deleted": [],
+        "unmodified": unmodified,
+        "post_processed": 0,
+        "summary": f"{len(copied)} static files copied",
+    }
+
+
+def test_static_collected_up_to_date(salt_mocks):
+    salt_mocks["sparks_django.collectstatic"].return_value = _collect_report(unmodified=4)
+    ret = states.static_collected(**PROJECT)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "4 unmodified" in ret["comment"]
+    assert salt_mocks["sparks_django.collectstatic"].call_count == 1
+    assert salt_mocks["sparks_django.collectstatic"].call_args.kwargs["dry_run"] is True
+
+
+def test_static_collected_test_mode_and_real_run(salt_mocks, opts):
+    salt_mocks["sparks_django.collectstatic"].return_value = _collect_report(["/src/a.css"])
+    opts["test"] = True
+    ret = states.static_collected(**PROJECT)
+    assert ret["result"] is None
+    assert ret["changes"] == {"copied": ["/src/a.css"]}
+    assert salt_mocks["sparks_django.collectstatic"].call_count == 1
+    opts["test"] = False
+    ret = states.static_collected(**PROJECT)
+    assert ret["result"] is True
+    assert ret["changes"] == {"copied": ["/src/a.css"]}
+    assert "dry_run" not in salt_mocks["sparks_django.collectstatic"].call_args.kwargs
+
+
+# ------------------------------------------------------------------------------------------------
+# superuser_present
+# ------------------------------------------------------------------------------------------------
+
+USER = {
+    "name": "admin",
+    "project_dir": "/srv/app/src",
+    "email": "a@example.org",
+    "password": PASSWORD,
+    "virtualenv": "/srv/app/venv",
+}
+
+
+def test_superuser_exists(salt_mocks):
+    salt_mocks["sparks_django.user_info"].return_value = {"username": "admin", "is_superuser": True}
+    ret = states.superuser_present(**USER)
+    assert ret["result"] is True and ret["changes"] == {}
+    salt_mocks["sparks_django.createsuperuser"].assert_not_called()
+
+
+def test_existing_non_superuser_is_reported(salt_mocks):
+    salt_mocks["sparks_django.user_info"].return_value = {"username": "admin", "is_superuser": False}
+    ret = states.superuser_present(**USER)
+    assert ret["result"] is False
+    assert "not a superuser" in ret["comment"]
+
+
+def test_superuser_created_without_showing_the_password(salt_mocks, opts):
+    opts["test"] = True
+    preview = states.superuser_present(**USER)
+    assert preview["result"] is None and preview["changes"] == {"created": "admin"}
+    salt_mocks["sparks_django.createsuperuser"].assert_not_called()
+    opts["test"] = False
+    ret = states.superuser_present(**USER)
+    assert ret["result"] is True and ret["changes"] == {"created": "admin"}
+    assert salt_mocks["sparks_django.createsuperuser"].call_args.kwargs["password"] == PASSWORD
+    assert PASSWORD not in json.dumps([preview, ret])
+
+
+# ------------------------------------------------------------------------------------------------
+# release_deployed / rolled_back (git, venv and pip simulated by a fake run_program)
+# ------------------------------------------------------------------------------------------------
+
+
+def _fake_run_program(argv, project_dir, **_context):
+    """Simulate git clone and venv creation on disk; answer rev-parse with a fixed commit."""
+    if argv[:2] == ["git", "clone"]:
+        os.makedirs(argv[-1])
+    elif argv[1:3] == ["-m", "venv"]:
+        os.makedirs(os.path.join(argv[-1], "bin"))
+    elif argv[:2] == ["git", "rev-parse"]:
+        return {"retcode": 0, "stdout": "a" * 40 + "\n", "stderr": "", "argv": argv}
+    elif argv[:2] == ["git", "ls-remote"]:
+        return {
+            "retcode": 0,
+            "stdout": "b" * 40 + "\trefs/tags/v9\n" + "c" * 40 + "\trefs/tags/v9^{}\n",
+            "stderr": "",
+            "argv": argv,
+        }
+    return {"retcode": 0, "stdout": "", "stderr": "", "argv": argv}
+
+
+@pytest.fixture
+def root(tmp_path, salt_mocks):
+    salt_mocks["sparks_django.run_program"].side_effect = _fake_run_program
+    salt_mocks["sparks_django.collectstatic"].return_value = _collect_report(["/a.css"])
+    return tmp_path
+
+
+def _deploy(root, release, **overrides):
+    arguments = {
+        "name": str(root),
+        "source": "https://git.example.org/app.git",
+        "release": release,
+        "rev": release,
+        "requirements": ["requirements.txt"],
+        "compilemessages": False,
+    }
+    arguments.update(overrides)
+    return states.release_deployed(**arguments)
+
+
+def test_release_deployed_builds_migrates_switches(root, salt_mocks):
+    salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0002_total"]
+    ret = _deploy(root, "v1")
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {
+        "built": {"release": "v1", "commit": "a" * 40},
+        "migrations": ["shop.0002_total"],
+        "current": {"old": None, "new": "v1"},
+    }
+    assert os.readlink(root / "current") == "releases/v1"
+    programs = [call.args[0] for call in salt_mocks["sparks_django.run_program"].call_args_list]
+    assert programs[0][:2] == ["git", "clone"]
+    assert ["/usr/bin/python3", "-m", "venv", str(root / "releases" / "v1" / "venv")] in programs
+    pip = [argv for argv in programs if "pip" in argv][0]
+    assert pip[-2:] == ["-r", "requirements.txt"]
+    # Django steps run with the release's code and virtualenv.
+    context = salt_mocks["sparks_django.migrate"].call_args.kwargs
+    assert context["project_dir"] == str(root / "releases" / "v1" / "src")
+    assert context["virtualenv"] == str(root / "releases" / "v1" / "venv")
+    salt_mocks["sparks_django.check"].assert_not_called()
+
+    # Second run: already current, nothing runs.
+    salt_mocks["sparks_django.run_program"].reset_mock()
+    again = _deploy(root, "v1")
+    assert again["result"] is True and again["changes"] == {}
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+
+
+def test_release_deployed_test_mode_creates_nothing(root, opts, salt_mocks):
+    opts["test"] = True
+    ret = _deploy(root, "v1", environment="production")
+    assert ret["result"] is None
+    assert ret["changes"] == {"current": {"old": None, "new": "v1"}}
+    assert "build, check --deploy, migrate, switch current" in ret["comment"]
+    assert os.listdir(root) == []
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+
+
+def test_production_runs_check_deploy(root, salt_mocks):
+    _deploy(root, "v1", environment="production", check_fail_level="WARNING")
+    kwargs = salt_mocks["sparks_django.check"].call_args.kwargs
+    assert kwargs["deploy"] is True and kwargs["fail_level"] == "WARNING"
+
+
+def test_failed_build_step_leaves_current(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+
+    def failing_pip(argv, project_dir, **context):
+        if "pip" in argv:
+            return {
+                "retcode": 1,
+                "stdout": "",
+                "stderr": "No matching distribution for Djangoo",
+                "argv": argv,
+            }
+        return _fake_run_program(argv, project_dir, **context)
+
+    salt_mocks["sparks_django.run_program"].side_effect = failing_pip
+    ret = _deploy(root, "v2")
+    assert ret["result"] is False
+    assert "pip install failed" in ret["comment"] and "Djangoo" in ret["comment"]
+    assert "current stays v1" in ret["comment"]
+    assert os.readlink(root / "current") == "releases/v1"
+    assert module.release_metadata(str(root), "v2") is None
+
+
+def test_failed_migration_leaves_current(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+    salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_broken"]
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
+        "Django command 'migrate' failed: boom"
+    )
+    ret = _deploy(root, "v2")
+    assert ret["result"] is False
+    assert "migrate failed" in ret["comment"] and "boom" in ret["comment"]
+    assert "current" not in ret["changes"]
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_unhealthy_release_is_switched_back(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+    assert _deploy(root, "v2")["result"] is True
+
+    def unhealthy(argv, project_dir, **context):
+        if argv == ["curl", "-f", "http://localhost/health"]:
+            return {"retcode": 22, "stdout": "", "stderr": "HTTP 500", "argv": argv}
+        return _fake_run_program(argv, project_dir, **context)
+
+    salt_mocks["sparks_django.run_program"].side_effect = unhealthy
+    ret = _deploy(root, "v3", health_check_cmd=["curl", "-f", "http://localhost/health"])
+    assert ret["result"] is False
+    assert "switched back to v2" in ret["comment"] and "HTTP 500" in ret["comment"]
+    assert "current" not in ret["changes"]
+    assert (os.readlink(root / "current"), os.readlink(root / "previous")) == ("releases/v2", "releases/v1")
+
+
+def test_health_check_url(root):
+    response = MagicMock(status=200)
+    response.__enter__.return_value = response
+    with patch.object(states.urllib.request, "urlopen", return_value=response) as urlopen:
+        ret = _deploy(root, "v1", health_check_url="http://127.0.0.1:8000/health")
+    assert ret["result"] is True
+    urlopen.assert_called_once()
+
+    with (
+        patch.object(states.urllib.request, "urlopen", side_effect=OSError("connection refused")),
+        patch.object(states.time, "sleep"),
+    ):
+        ret = _deploy(root, "v2", health_check_url="http://127.0.0.1:8000/health", health_check_timeout=0)
+    assert ret["result"] is False
+    assert "connection refused" in ret["comment"]
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_release_id_defaults_to_the_peeled_commit(root, opts):
+    opts["test"] = True
+    ret = _deploy(root, None, rev="v9")
+    assert ret["changes"]["current"]["new"] == "c" * 12
+
+
+def test_existing_release_is_switched_to_without_rebuilding(root, salt_mocks):
+    for release in ("v1", "v2"):
+        assert _deploy(root, release)["result"] is True
+    assert states.rolled_back(name=str(root))["changes"] == {"current": {"old": "v2", "new": "v1"}}
+    salt_mocks["sparks_django.run_program"].reset_mock()
+    ret = _deploy(root, "v2", keep=2)
+    assert ret["result"] is True
+    assert ret["changes"] == {"current": {"old": "v1", "new": "v2"}}
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+
+
+def test_prune_after_switch(root):
+    for release in ("v1", "v2", "v3", "v4"):
+        ret = _deploy(root, release, keep=2)
+        assert ret["result"] is True
+    assert ret["changes"]["pruned"] == ["v2"]
+    assert sorted(os.listdir(root / "releases")) == ["v3", "v4"]
+
+
+def test_release_id_is_immutable(root):
+    assert _deploy(root, "v1")["result"] is True
+    ret = _deploy(root, "v1", rev="main")
+    assert ret["result"] is False
+    assert "use a new release id" in ret["comment"]
+
+
+def test_rolled_back(root, opts):
+    no_previous = states.rolled_back(name=str(root))
+    assert no_previous["result"] is False
+    for release in ("v1", "v2"):
+        _deploy(root, release)
+    opts["test"] = True
+    preview = states.rolled_back(name=str(root))
+    assert preview["result"] is None and preview["changes"] == {"current": {"old": "v2", "new": "v1"}}
+    assert os.readlink(root / "current") == "releases/v2"
+    opts["test"] = False
+    assert states.rolled_back(name=str(root), to="v2")["changes"] == {}
+    assert states.rolled_back(name=str(root), to="v1")["changes"] == {"current": {"old": "v2", "new": "v1"}}
+    assert states.rolled_back(name=str(root), to="missing")["result"] is False
+
+
+def test_healthy_state_rolls_back_when_unhealthy(root, salt_mocks, opts):
+    for release in ("v1", "v2"):
+        _deploy(root, release)
+    check = ["curl", "-f", "http://localhost/health"]
+    assert states.healthy(name=str(root), health_check_cmd=check)["result"] is True
+    context = salt_mocks["sparks_django.run_program"].call_args.kwargs
+    assert context["project_dir"] == str(root / "releases" / "v2" / "src")
+
+    opts["test"] = True
+    assert states.healthy(name=str(root), health_check_cmd=check)["result"] is None
+    opts["test"] = False
+
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **_: {
+        "retcode": 7,
+        "stdout": "",
+        "stderr": "connection refused",
+        "argv": argv,
+    }
+    kept = states.healthy(name=str(root), health_check_cmd=check, rollback_on_failure=False)
+    assert kept["result"] is False and kept["changes"] == {}
+    assert os.readlink(root / "current") == "releases/v2"
+    ret = states.healthy(name=str(root), health_check_cmd=check)
+    assert ret["result"] is False
+    assert ret["changes"] == {"current": {"old": "v2", "new": "v1"}}
+    assert "connection refused" in ret["comment"]
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_healthy_state_needs_a_check_and_a_release(root):
+    assert states.healthy(name=str(root))["result"] is False
+    assert "No current release" in states.healthy(name=str(root), health_check_url="http://x")["comment"]
+
+
+def test_unhealthy_second_release_leaves_no_previous_link(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **ctx: (
+        {"retcode": 1, "stdout": "", "stderr": "unhealthy", "argv": argv}
+        if argv == ["false"]
+        else _fake_run_program(argv, project_dir, **ctx)
+    )
+    ret = _deploy(root, "v2", health_check_cmd=["false"])
+    assert ret["result"] is False
+    assert os.readlink(root / "current") == "releases/v1"
+    assert not (root / "previous").is_symlink()
+
+
+def test_first_release_unhealthy_removes_current(root, salt_mocks):
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **ctx: (
+        {"retcode": 1, "stdout": "", "stderr": "unhealthy", "argv": argv}
+        if argv == ["false"]
+        else _fake_run_program(argv, project_dir, **ctx)
+    )
+    ret = _deploy(root, "v1", health_check_cmd=["false"])
+    assert ret["result"] is False
+    assert "current removed" in ret["comment"]
+    assert not (root / "current").is_symlink()
+
+
+def test_current_that_is_a_directory_is_refused(root):
+    (root / "current").mkdir()
+    ret = _deploy(root, "v1")
+    assert ret["result"] is False
+    assert "is not a symlink" in ret["comment"]
+
+
+def test_plain_directory_source_is_copied(root, tmp_path_factory):
+    source = tmp_path_factory.mktemp("plain-source")
+    (source / "manage.py").write_text("# demo\n")
+    no_id = states.release_deployed(name=str(root), source=str(source))
+    assert no_id["result"] is False and "give a release id" in no_id["comment"]
+    ret = states.release_deployed(name=str(root), source=str(source), release="r1", compilemessages=False)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"]["built"] == {"release": "r1", "commit": None}
+    assert (root / "current" / "src" / "manage.py").read_text() == "# demo\n"
+
+
+def test_keep_is_validated_before_anything_happens(root, salt_mocks):
+    ret = _deploy(root, "v1", keep=1)
+    assert ret["result"] is False and "keep must be at least 2" in ret["comment"]
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+    assert _deploy(root, "v1", keep=None)["result"] is True
