@@ -31,6 +31,7 @@ def fleet(master, target_run):
     minion_conf = lambda target: {  # noqa: E731
         "master": target_run.network.gateway,
         "master_port": master.config["ret_port"],
+        "publish_port": master.config["publish_port"],
         "grains": {"roles": ROLES[target.name]},
         "enable_fqdns_grains": False,
     }
