@@ -17,9 +17,10 @@ install -o postgres -m 0600 "$candidate" "$scratch/pg_hba.conf"
 runuser -u postgres -- "$bin/initdb" --pgdata="$scratch/data" --auth=trust --no-sync --locale=C \
     --username=postgres >"$scratch/initdb.log" 2>&1 || { cat "$scratch/initdb.log" >&2; exit 2; }
 
-# Single-user mode prints each row as ` 1: problem = "..."`; the header line proves the query ran.
-output=$(echo "SELECT format('line %s: %s', line_number, error) AS problem
-               FROM pg_hba_file_rules WHERE error IS NOT NULL;" |
+# Single-user mode ends a statement at a newline, and prints each row as ` 1: problem = "..."`; the
+# header line proves the query ran.
+query="SELECT format('line %s: %s', line_number, error) AS problem FROM pg_hba_file_rules WHERE error IS NOT NULL;"
+output=$(echo "$query" |
     runuser -u postgres -- "$bin/postgres" --single -D "$scratch/data" -c hba_file="$scratch/pg_hba.conf" \
         -c log_min_messages=warning -c log_checkpoints=off postgres 2>&1) || true
 if ! printf '%s\n' "$output" | grep -q '1: problem.*typeid'; then
