@@ -1,4 +1,4 @@
-# The cluster running; a configuration change is applied by a reload, never a restart (connections survive).
+# The cluster running; a configuration change is applied by a reload (connections survive), a restart only after install.
 {%- from "db_postgres/map.jinja" import db_postgres as pg %}
 {%- set unit = "postgresql@" ~ pg.version ~ "-" ~ pg.cluster %}
 

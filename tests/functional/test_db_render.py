@@ -68,3 +68,9 @@ def test_mongodb_repository_per_os_and_key_required(tmp_path, osname, url):
     assert "https://pgp.mongodb.com/server-7.0.asc" in fetch and "ab" * 32 in fetch
     states = render_sls(tmp_path, "db_mongodb", LINUX[osname], {})
     assert "test" in states["db-mongodb-repo-key-file-managed"]
+
+
+def test_every_clean_state_renders(tmp_path):
+    states = render_sls(tmp_path, ",".join(f"{formula}.clean" for formula in FORMULAS), LINUX["Debian-12"], {})
+    for formula in FORMULAS:
+        assert any(state_id.startswith(formula.replace("_", "-") + "-clean-") for state_id in states), formula
