@@ -1,0 +1,257 @@
+"""
+PostgreSQL roles and databases whose passwords never show: not in state output, logs, nor process lists.
+
+Why not Salt's core ``postgres_user.present``: it builds ``CREATE/ALTER ROLE ... PASSWORD '<hash>'`` and runs it
+as ``psql -c <statement>``, so the hash (an md5 hash is as good as the password for md5 logins) sits in the
+process list of the machine while psql runs, and in Salt's log line "Executing command ...".
+
+Here the SQL goes to ``psql`` on stdin, the command is run with Salt's quiet logging, and the password itself
+never reaches PostgreSQL: the state computes the SCRAM-SHA-256 verifier that PostgreSQL would store (RFC 5802 /
+RFC 7677, PostgreSQL's ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` format) and sends that. To
+know whether a password must change, it recomputes the verifier with the stored salt and compares, so a re-run
+changes nothing and needs no login. The password can be read from pillar by the state itself
+(``password_pillar: sparks:db_postgres:roles:app:password``), so it is not even in the rendered SLS. Changes
+report ``{"password": "changed"}``, never a value.
+
+psql connects as the ``postgres`` system user over the Unix socket (peer authentication), which pg_hba.conf of
+the ``db_postgres`` formula always allows first.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import unicodedata
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "sparks_postgres"
+
+SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
+ROLE_FLAGS = ("login", "superuser", "createdb", "createrole")
+HIDDEN = "<hidden>"
+
+
+def __virtual__():
+    # psql is checked when a state runs, not here: the same run usually installs it.
+    return __virtualname__
+
+
+# ----------------------------------------------------------------------------------------------- SQL helpers
+def quote_ident(name):
+    """A SQL identifier, double-quoted (so any name, even a keyword or mixed case, is taken literally)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(value):
+    """A SQL string literal (standard_conforming_strings is on since PostgreSQL 9.1)."""
+    if "\x00" in str(value):
+        raise CommandExecutionError("NUL bytes cannot be sent to PostgreSQL")
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _psql(sql, dbname="postgres", port=5432, runas="postgres", secret=None):
+    """Run ``sql`` (fed on stdin) and return its rows as lists of strings; raise with psql's error otherwise.
+
+    ``secret`` is a string to be replaced by <hidden> in any error message (psql echoes a failing statement).
+    """
+    cmd = [
+        "psql", "--no-psqlrc", "--quiet", "--no-align", "--tuples-only", "--field-separator=\t",
+        "--set=ON_ERROR_STOP=1", f"--port={int(port)}", f"--dbname={dbname}",
+    ]
+    result = __salt__["cmd.run_all"](
+        cmd, stdin=sql, runas=runas, python_shell=False, cwd="/", ignore_retcode=True,
+        # "quiet" keeps the command, its output and its errors out of Salt's log.
+        output_loglevel="quiet",
+    )
+    if result["retcode"] != 0:
+        message = (result.get("stderr") or result.get("stdout") or "").strip()
+        if secret:
+            message = message.replace(secret, HIDDEN)
+        raise CommandExecutionError(f"psql (port {port}, database {dbname}) failed: {message}")
+    return [line.split("\t") for line in result["stdout"].splitlines() if line]
+
+
+# ----------------------------------------------------------------------------------------------- SCRAM
+def _normalize(password):
+    # PostgreSQL applies SASLprep to the password; NFKC is its main part. A password SASLprep would treat
+    # differently only costs an unneeded (harmless) password update on each run.
+    return unicodedata.normalize("NFKC", password).encode("utf-8")
+
+
+def scram_verifier(password, salt=None, iterations=SCRAM_ITERATIONS):
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (a random salt unless one is given)."""
+    salt = os.urandom(16) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", _normalize(password), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+
+    def b64(data):
+        return base64.b64encode(data).decode("ascii")
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def password_matches(stored, password):
+    """Whether ``stored`` (pg_authid.rolpassword) is the verifier of ``password``; any other form: no."""
+    if not stored or not stored.startswith("SCRAM-SHA-256$"):
+        return False
+    try:
+        iterations_salt, _keys = stored[len("SCRAM-SHA-256$"):].split("$", 1)
+        iterations, salt = iterations_salt.split(":", 1)
+        expected = scram_verifier(password, base64.b64decode(salt), int(iterations))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(expected, stored)
+
+
+# ----------------------------------------------------------------------------------------------- states
+def _ret(name):
+    return {"name": name, "result": True, "changes": {}, "comment": ""}
+
+
+def _password(password, password_pillar):
+    if password_pillar:
+        value = __salt__["pillar.get"](password_pillar, None)
+        if value is None:
+            raise CommandExecutionError(f"pillar key {password_pillar} is not set")
+        return str(value)
+    return None if password is None else str(password)
+
+
+def role_present(
+    name, password=None, password_pillar=None, login=True, superuser=False, createdb=False, createrole=False,
+    port=5432, runas="postgres",
+):
+    """A role with these attributes and (if given) this password.
+
+    password_pillar
+        The pillar key holding the password (preferred over ``password``: the SLS then holds no secret).
+    """
+    ret = _ret(name)
+    try:
+        secret = _password(password, password_pillar)
+        rows = _psql(
+            "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, coalesce(rolpassword, '') "
+            f"FROM pg_authid WHERE rolname = {quote_literal(name)};",
+            port=port, runas=runas,
+        )
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+
+    wanted = {"login": login, "superuser": superuser, "createdb": createdb, "createrole": createrole}
+    if rows:
+        current = dict(zip(ROLE_FLAGS, (value == "t" for value in rows[0][:4])))
+        changes = {flag: value for flag, value in wanted.items() if current[flag] != bool(value)}
+        password_changes = secret is not None and not password_matches(rows[0][4], secret)
+        if password_changes:
+            changes["password"] = "changed"
+        if not changes:
+            ret["comment"] = f"Role {name} is as wanted"
+            return ret
+        verb = "ALTER"
+    else:
+        changes = {"role": "created", **{flag: value for flag, value in wanted.items() if value}}
+        if secret is not None:
+            changes["password"] = "set"
+        verb = "CREATE"
+
+    if __opts__["test"]:
+        ret.update(result=None, changes=changes,
+                   comment=f"Role {name} would be {'created' if verb == 'CREATE' else 'altered'}")
+        return ret
+
+    options = [("" if value else "NO") + flag.upper() for flag, value in wanted.items()]
+    verifier = None
+    if "password" in changes:
+        verifier = scram_verifier(secret)
+        options.append(f"PASSWORD {quote_literal(verifier)}")
+    try:
+        _psql(f"{verb} ROLE {quote_ident(name)} WITH {' '.join(options)};", port=port, runas=runas,
+              secret=verifier)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(changes=changes, comment=f"Role {name} {'created' if verb == 'CREATE' else 'altered'}")
+    return ret
+
+
+def database_present(
+    name, owner=None, encoding="UTF8", lc_collate=None, lc_ctype=None, template="template0", extensions=(),
+    port=5432, runas="postgres",
+):
+    """A database with this owner and encoding, and these extensions created in it.
+
+    The encoding and locale of an existing database cannot change: a difference is reported as a failure
+    rather than silently ignored. A different owner is changed (ALTER DATABASE ... OWNER TO).
+    """
+    ret = _ret(name)
+    extensions = list(extensions or [])
+    try:
+        rows = _psql(
+            "SELECT pg_encoding_to_char(encoding), pg_get_userbyid(datdba), datcollate, datctype "
+            f"FROM pg_database WHERE datname = {quote_literal(name)};",
+            port=port, runas=runas,
+        )
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+
+    statements, changes = [], {}
+    if rows:
+        current_encoding, current_owner, collate, ctype = rows[0]
+        mismatches = []
+        if encoding and current_encoding.upper() != encoding.upper().replace("-", ""):
+            mismatches.append(f"encoding is {current_encoding}, not {encoding}")
+        if lc_collate and collate != lc_collate:
+            mismatches.append(f"lc_collate is {collate}, not {lc_collate}")
+        if lc_ctype and ctype != lc_ctype:
+            mismatches.append(f"lc_ctype is {ctype}, not {lc_ctype}")
+        if mismatches:
+            ret.update(result=False, comment=f"Database {name} exists and cannot be changed: "
+                       + "; ".join(mismatches) + " (dump, drop and recreate it to change this)")
+            return ret
+        if owner and current_owner != owner:
+            statements.append(f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)};")
+            changes["owner"] = {"old": current_owner, "new": owner}
+        try:
+            present = {row[0] for row in _psql("SELECT extname FROM pg_extension;", dbname=name, port=port,
+                                               runas=runas)}
+        except CommandExecutionError as exc:
+            ret.update(result=False, comment=str(exc))
+            return ret
+    else:
+        clauses = [f"ENCODING {quote_literal(encoding)}", f"TEMPLATE {quote_ident(template)}"]
+        if owner:
+            clauses.insert(0, f"OWNER {quote_ident(owner)}")
+        if lc_collate:
+            clauses.append(f"LC_COLLATE {quote_literal(lc_collate)}")
+        if lc_ctype:
+            clauses.append(f"LC_CTYPE {quote_literal(lc_ctype)}")
+        # CREATE DATABASE cannot run inside a transaction block: it is a statement of its own.
+        statements.append(f"CREATE DATABASE {quote_ident(name)} WITH {' '.join(clauses)};")
+        changes["database"] = "created"
+        present = set()
+
+    missing = [extension for extension in extensions if extension not in present]
+    if missing:
+        changes["extensions"] = missing
+    if not changes:
+        ret["comment"] = f"Database {name} is as wanted"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes=changes, comment=f"Database {name} would be changed")
+        return ret
+    try:
+        if statements:
+            _psql("\n".join(statements), port=port, runas=runas)
+        if missing:
+            _psql("\n".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(extension)};" for extension in missing),
+                  dbname=name, port=port, runas=runas)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    ret.update(changes=changes, comment=f"Database {name} {'created' if 'database' in changes else 'updated'}")
+    return ret

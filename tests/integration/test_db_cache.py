@@ -1,0 +1,117 @@
+"""`db_redis`, `db_memcached` and `db_sqlite` applied for real to one fresh Debian 12 target with pillar.example's
+sections, then checked on the target: redis answers PING with the pillar's settings, memcached answers `stats`
+with its memory and port, sqlite3 runs; a second apply changes nothing; a changed setting restarts only the
+service whose configuration changed.
+"""
+
+import copy
+
+import pytest
+import yaml
+
+from tests.support.saltrun import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
+FORMULAS = ["db_redis", "db_memcached", "db_sqlite"]
+SLS = ",".join(FORMULAS)
+
+# `stats` over a plain socket, from the target's own Python (what salt-ssh runs on anyway).
+MEMCACHED_STATS = """
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as s:
+    s.sendall(b"stats\\r\\nquit\\r\\n")
+    data = b""
+    while not data.endswith(b"END\\r\\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+print(data.decode())
+"""
+
+
+def pillar(**sections):
+    data = {name: copy.deepcopy(EXAMPLE[name]) for name in FORMULAS if name in EXAMPLE}
+    for name, changes in sections.items():
+        data[name].update(changes)
+    return {"sparks": data}
+
+
+def memcached_stats(target, port):
+    out = target.run(f"python3 - {port}", input=MEMCACHED_STATS, check=True).stdout
+    return {parts[1]: parts[2] for parts in (line.split() for line in out.splitlines()) if parts[:1] == ["STAT"]}
+
+
+def main_pid(target, unit):
+    return target.run(f"systemctl show -p MainPID --value {unit}", check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cache(target_run, salt_ssh):
+    """One target with redis, memcached and sqlite applied once with the example pillar."""
+    (target,) = target_run.boot("cache1")
+    salt_ssh.set_pillar(pillar())
+    first = salt_ssh.run("cache1", "state.apply", SLS)
+    yield target, first
+    salt_ssh.set_pillar({})
+    target_run.shutdown(target)
+
+
+def test_first_apply_succeeds(cache):
+    target, first = cache
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert first.failed(target.name) == {}
+    assert {"db-redis-package-installed", "db-memcached-package-installed",
+            "db-sqlite-package-installed"} <= set(first.changed(target.name))
+
+
+def test_redis_answers_ping_with_pillar_settings(cache):
+    target, _ = cache
+    redis = EXAMPLE["db_redis"]
+    cli = f"redis-cli -h 127.0.0.1 -p {redis['port']}"
+    assert target.run(f"{cli} PING", check=True).stdout.strip() == "PONG"
+    config = target.run(f"{cli} CONFIG GET '*'", check=True).stdout.splitlines()
+    config = dict(zip(config[::2], config[1::2]))
+    assert config["maxmemory"] == str(64 * 1024 * 1024)
+    assert config["maxmemory-policy"] == redis["maxmemory_policy"]
+    assert config["appendonly"] == "yes"
+    assert config["save"] == " ".join(redis["save"])
+    assert target.read("/etc/redis/redis.conf").rstrip().endswith("include /etc/redis/sparks.conf")
+
+
+def test_memcached_answers_stats_with_pillar_memory_and_port(cache):
+    target, _ = cache
+    memcached = EXAMPLE["db_memcached"]
+    stats = memcached_stats(target, memcached["port"])
+    assert int(stats["limit_maxbytes"]) == memcached["memory"] * 1024 * 1024
+    assert "-m 128" in target.read("/etc/memcached.conf").splitlines()
+
+
+def test_sqlite3_runs(cache):
+    target, _ = cache
+    assert target.run("sqlite3 :memory: 'select 6*7'", check=True).stdout.strip() == "42"
+
+
+def test_second_apply_changes_nothing(cache, salt_ssh):
+    target, _ = cache
+    again = salt_ssh.run(target.name, "state.apply", SLS)
+    assert again.returncode == 0, again.stderr
+    assert again.failed(target.name) == {}
+    assert again.changed(target.name) == {}
+
+
+def test_changed_setting_restarts_only_the_service_it_belongs_to(cache, salt_ssh):
+    target, _ = cache
+    redis_before, memcached_before = main_pid(target, "redis-server"), main_pid(target, "memcached")
+    salt_ssh.set_pillar(pillar(db_redis={"port": 6380, "maxmemory_policy": "volatile-lru"}))
+    try:
+        ret = salt_ssh.run(target.name, "state.apply", SLS)
+    finally:
+        salt_ssh.set_pillar(pillar())
+    assert ret.failed(target.name) == {}
+    assert set(ret.changed(target.name)) == {"db-redis-config-settings-file-managed", "db-redis-service-running"}
+    assert main_pid(target, "redis-server") != redis_before
+    assert main_pid(target, "memcached") == memcached_before
+    assert target.run("redis-cli -p 6380 CONFIG GET maxmemory-policy", check=True).stdout.split() == [
+        "maxmemory-policy", "volatile-lru"]
