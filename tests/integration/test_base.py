@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from tests.support.saltrun import REPO_ROOT
+from tests.support.saltrun import REPO_ROOT, example_pillar
 
 pytestmark = pytest.mark.integration
 DEFAULTS = yaml.safe_load((REPO_ROOT / "formulas/base/parameters/defaults.yaml").read_text())
@@ -19,8 +19,10 @@ def snapshot(target):
 def based(target_run, salt_ssh):
     """One target with `base` applied once (shared by the checks below, which only read it)."""
     (target,) = target_run.boot("base1")
+    salt_ssh.set_pillar(example_pillar("base"))
     first = salt_ssh.run("base1", "state.apply", "base")
     yield target, first
+    salt_ssh.set_pillar({})
     target_run.shutdown(target)
 
 
@@ -41,7 +43,9 @@ def test_admin_group_sudoes_without_password(based):
     target, _ = based
     dropin = target.run("stat -c '%a %U' /etc/sudoers.d/sparks && visudo -c", check=True).stdout
     assert dropin.startswith("440 root")
-    assert "%sudo ALL=(ALL:ALL) NOPASSWD: ALL" in target.read("/etc/sudoers.d/sparks")
+    dropin = target.read("/etc/sudoers.d/sparks")
+    assert "%sudo ALL=(ALL:ALL) NOPASSWD: ALL" in dropin
+    assert 'Defaults env_keep += "POWERLINE_SHELL"' in dropin  # the rule pillar.example adds
     target.run("id alice >/dev/null 2>&1 || useradd -m -G sudo alice", check=True)
     assert target.run("runuser -u alice -- sudo -n true").returncode == 0
     target.run("id bob >/dev/null 2>&1 || useradd -m bob", check=True)
@@ -53,6 +57,7 @@ def test_unattended_upgrades_run_daily(based):
     config = target.run("apt-config dump", check=True).stdout
     assert 'APT::Periodic::Update-Package-Lists "1";' in config
     assert 'APT::Periodic::Unattended-Upgrade "1";' in config
+    assert 'Unattended-Upgrade::Mail "root";' in config  # pillar.example's setting
     timers = target.run("systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer", check=True).stdout
     assert timers.split() == ["enabled", "enabled"]
     # unattended-upgrade itself accepts the configuration (a dry run parses every file).

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from tests.support.saltrun import example_pillar
+
 pytestmark = pytest.mark.integration
 ROLES = "dev,dev_web,local_perms,powerline"
 GEMSPEC = """Gem::Specification.new do |s|
@@ -18,13 +20,10 @@ GEMSPEC = """Gem::Specification.new do |s|
   s.files = ["lib/sparkstest.rb"]
 end
 """
-PILLAR = {"sparks": {
-    "users": ["alice"],
-    "dev_web": {
-        "npm_packages": [{"name": "less", "version": "4.1.3"}],
-        "gems": [{"name": "sparkstest", "version": "0.1.0", "source": "/root/gems/sparkstest-0.1.0.gem"}],
-    },
-}}
+# pillar.example's sections, plus a gem from a file (no gem index here).
+PILLAR = example_pillar("users", "dev_mini", "dev_web", "powerline", dev_web={
+    "gems": [{"name": "sparkstest", "version": "0.1.0", "source": "/root/gems/sparkstest-0.1.0.gem"}],
+})
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,8 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     down = targets["fleet3"]
     down.run("systemctl stop salt-minion", check=True)
     down.run("rm -rf /root/.ssh", check=True)  # drift that its next highstate must repair
-    ret = salt.run("state.highstate", minion_tgt="*", _timeout=300)
+    # salt waits --timeout for a minion that does not answer, then names it.
+    ret = salt.run("--timeout=20", "state.highstate", minion_tgt="*", _timeout=300)
     assert ret.returncode != 0
     assert "fleet3" in ret.stdout and "Minion did not return" in ret.stdout
     assert ret.data["fleet1"] and ret.data["fleet2"]
@@ -98,3 +99,34 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     again = salt.run("state.highstate", minion_tgt="fleet3", _timeout=600)
     assert again.returncode == 0
     assert down.run("stat -c %a /root/.ssh", check=True).stdout.strip() == "700"
+
+
+def test_agentless_node_joins_the_master_through_salt_minion_state(master, target_run, salt_ssh):
+    """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate."""
+    (node,) = target_run.boot("agentless1")
+    try:
+        salt_ssh.set_pillar({"sparks": {"salt_minion": {
+            "master": target_run.network.gateway, "master_port": master.config["ret_port"],
+            "publish_port": master.config["publish_port"], "roles": ["local_perms"], "version": _salt_version(),
+        }}})
+        applied = salt_ssh.run(node.name, "state.apply", "salt_minion")
+        assert applied.failed(node.name) == {}, applied.stdout[-3000:]
+        salt = master.salt_cli(timeout=600)
+        deadline = time.monotonic() + 90
+        while salt.run("test.ping", minion_tgt=node.name, _timeout=10).data is not True:
+            assert time.monotonic() < deadline, "the new minion never answered the master"
+            time.sleep(2)
+        ret = salt.run("state.highstate", minion_tgt=node.name, _timeout=600)
+        assert ret.returncode == 0
+        assert all(i.startswith("local-perms-") for i in state_ids(ret.data))
+        again = salt_ssh.run(node.name, "state.apply", "salt_minion")
+        assert again.changed(node.name) == {}
+    finally:
+        salt_ssh.set_pillar({})
+        target_run.shutdown(node)
+
+
+def _salt_version():
+    import salt.version
+
+    return salt.version.__version__

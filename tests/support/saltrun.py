@@ -20,6 +20,18 @@ COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
 PATH_LISTS = ("module_dirs", "states_dirs", "state_dirs", "pillar_dirs")
 
 
+def example_pillar(*sections, **overrides):
+    """The named sections of pillar.example as a pillar, with ``overrides`` merged over them per section.
+
+    Tests apply the documented example itself, so it cannot drift from what works.
+    """
+    example = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
+    pillar = {name: example[name] for name in sections}
+    for name, values in overrides.items():
+        pillar[name] = {**pillar.get(name, {}), **values} if isinstance(values, dict) else values
+    return {"sparks": pillar}
+
+
 def repo_config(work_dir, pillar_dir=None):
     """The repository's Salt settings with absolute paths, for running from anywhere."""
     conf = yaml.safe_load(COMMON_CONF.read_text())

@@ -1,0 +1,64 @@
+# Turn a machine into a salt-minion of your master (apply it with salt-ssh to move a node from agentless to a master).
+{%- from "salt_minion/map.jinja" import salt_minion %}
+{%- if not salt_minion.master %}
+{{ raise("sparks:salt_minion:master is required: the address of your salt-master") }}
+{%- endif %}
+
+salt-minion-prerequisites-installed:
+  pkg.installed:
+    - pkgs: [python3-venv]
+    - install_recommends: false
+
+# Salt in its own venv, the same way bootstrap/1nstall.py installs it (no system Python pollution).
+salt-minion-salt-installed:
+  cmd.run:
+    - name: >-
+        python3 -m venv {{ salt_minion.venv }} &&
+        {{ salt_minion.venv }}/bin/pip install --quiet --disable-pip-version-check 'salt=={{ salt_minion.version }}'
+    - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -q 'salt-minion {{ salt_minion.version | replace('*', '') }}'"
+    - require:
+      - pkg: salt-minion-prerequisites-installed
+
+salt-minion-config-managed:
+  file.managed:
+    - name: /etc/salt/minion.d/sparks.conf
+    - makedirs: true
+    - mode: "0644"
+    - contents: |
+        # Managed by sparks (formula `salt_minion`, pillar sparks:salt_minion).
+        {{ {"master": salt_minion.master, "id": salt_minion.id or grains["id"], "enable_fqdns_grains": False}
+           | tojson }}
+{%- if salt_minion.master_port %}
+        master_port: {{ salt_minion.master_port }}
+{%- endif %}
+{%- if salt_minion.publish_port %}
+        publish_port: {{ salt_minion.publish_port }}
+{%- endif %}
+{%- if salt_minion.roles %}
+        grains: {{ {"roles": salt_minion.roles} | tojson }}
+{%- endif %}
+
+salt-minion-unit-managed:
+  file.managed:
+    - name: /etc/systemd/system/salt-minion.service
+    - contents: |
+        [Unit]
+        Description=Salt minion (installed by sparks)
+        After=network-online.target
+
+        [Service]
+        ExecStart={{ salt_minion.venv }}/bin/salt-minion
+        Restart=on-failure
+        KillMode=process
+
+        [Install]
+        WantedBy=multi-user.target
+
+salt-minion-service-running:
+  service.running:
+    - name: salt-minion
+    - enable: true
+    - watch:
+      - cmd: salt-minion-salt-installed
+      - file: salt-minion-config-managed
+      - file: salt-minion-unit-managed
