@@ -39,7 +39,7 @@ def fleet(master, target_run):
     salt = master.salt_cli(timeout=900)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        pinged = salt.run("test.ping", minion_tgt="*", _timeout=30)
+        pinged = salt.run("--timeout=10", "test.ping", minion_tgt="*", _timeout=30)
         if isinstance(pinged.data, dict) and sorted(pinged.data) == sorted(ROLES):
             break
         time.sleep(2)
@@ -93,7 +93,7 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     assert ret.data["fleet1"] and ret.data["fleet2"]
     down.run("systemctl start salt-minion", check=True)
     deadline = time.monotonic() + 60
-    while salt.run("test.ping", minion_tgt="fleet3", _timeout=10).data is not True:
+    while salt.run("--timeout=5", "test.ping", minion_tgt="fleet3", _timeout=15).data is not True:
         assert time.monotonic() < deadline, "fleet3 did not come back"
         time.sleep(2)
     again = salt.run("state.highstate", minion_tgt="fleet3", _timeout=600)
@@ -113,7 +113,7 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         assert applied.failed(node.name) == {}, applied.stdout[-3000:]
         salt = master.salt_cli(timeout=600)
         deadline = time.monotonic() + 90
-        while salt.run("test.ping", minion_tgt=node.name, _timeout=10).data is not True:
+        while salt.run("--timeout=5", "test.ping", minion_tgt=node.name, _timeout=15).data is not True:
             assert time.monotonic() < deadline, "the new minion never answered the master"
             time.sleep(2)
         ret = salt.run("state.highstate", minion_tgt=node.name, _timeout=600)
