@@ -19,6 +19,12 @@ salt-minion-salt-installed:
     - require:
       - pkg: salt-minion-prerequisites-installed
 
+{%- set minion_config = {"master": salt_minion.master, "id": salt_minion.id or grains["id"],
+                         "enable_fqdns_grains": False} %}
+{%- if salt_minion.master_port %}{% do minion_config.update(master_port=salt_minion.master_port) %}{% endif %}
+{%- if salt_minion.publish_port %}{% do minion_config.update(publish_port=salt_minion.publish_port) %}{% endif %}
+{%- if salt_minion.roles %}{% do minion_config.update(grains={"roles": salt_minion.roles}) %}{% endif %}
+
 salt-minion-config-managed:
   file.managed:
     - name: /etc/salt/minion.d/sparks.conf
@@ -26,17 +32,13 @@ salt-minion-config-managed:
     - mode: "0644"
     - contents: |
         # Managed by sparks (formula `salt_minion`, pillar sparks:salt_minion).
-        {{ {"master": salt_minion.master, "id": salt_minion.id or grains["id"], "enable_fqdns_grains": False}
-           | tojson }}
-{%- if salt_minion.master_port %}
-        master_port: {{ salt_minion.master_port }}
-{%- endif %}
-{%- if salt_minion.publish_port %}
-        publish_port: {{ salt_minion.publish_port }}
-{%- endif %}
-{%- if salt_minion.roles %}
-        grains: {{ {"roles": salt_minion.roles} | tojson }}
-{%- endif %}
+        {{ minion_config | yaml(False) | indent(8) }}
+    # A minion that cannot parse its configuration crash-loops: the file must load as a mapping first.
+    - check_cmd: >-
+        {{ salt_minion.venv }}/bin/python -c
+        'import sys, yaml; sys.exit(not isinstance(yaml.safe_load(open(sys.argv[1])), dict))'
+    - require:
+      - cmd: salt-minion-salt-installed
 
 salt-minion-unit-managed:
   file.managed:

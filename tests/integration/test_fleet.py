@@ -37,16 +37,27 @@ def fleet(master, target_run):
     }
     targets = target_run.boot(*ROLES, minion_config=minion_conf)
     salt = master.salt_cli(timeout=900)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        pinged = salt.run("--timeout=10", "test.ping", minion_tgt="*", _timeout=30)
-        if isinstance(pinged.data, dict) and sorted(pinged.data) == sorted(ROLES):
-            break
-        time.sleep(2)
-    else:
-        pytest.fail(f"minions did not all answer: {pinged.stdout} {pinged.stderr}")
+    wait_for_ping(salt, "*", list(ROLES))
     yield {t.name: t for t in targets}, salt
     target_run.shutdown(*targets)
+
+
+def wait_for_ping(salt, target, expected, seconds=120):
+    """Ping until ``expected`` minion ids all answer. A minion that is still (re)connecting misses the publish,
+    so each try is short: salt waits --timeout plus its gather_job_timeout (10 s) for silent minions."""
+    from pytestshellutils.exceptions import FactoryTimeout
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pinged = salt.run("--timeout=5", "test.ping", minion_tgt=target, _timeout=60)
+        except FactoryTimeout:
+            continue
+        data = pinged.data if isinstance(pinged.data, dict) else {target: pinged.data}
+        if sorted(name for name, answer in data.items() if answer is True) == sorted(expected):
+            return
+        time.sleep(2)
+    pytest.fail(f"minions {expected} did not all answer the master within {seconds}s")
 
 
 def state_ids(minion_return):
@@ -92,10 +103,7 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     assert "fleet3" in ret.stdout and "Minion did not return" in ret.stdout
     assert ret.data["fleet1"] and ret.data["fleet2"]
     down.run("systemctl start salt-minion", check=True)
-    deadline = time.monotonic() + 60
-    while salt.run("--timeout=5", "test.ping", minion_tgt="fleet3", _timeout=15).data is not True:
-        assert time.monotonic() < deadline, "fleet3 did not come back"
-        time.sleep(2)
+    wait_for_ping(salt, "fleet3", ["fleet3"])
     again = salt.run("state.highstate", minion_tgt="fleet3", _timeout=600)
     assert again.returncode == 0
     assert down.run("stat -c %a /root/.ssh", check=True).stdout.strip() == "700"
@@ -112,10 +120,13 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         applied = salt_ssh.run(node.name, "state.apply", "salt_minion")
         assert applied.failed(node.name) == {}, applied.stdout[-3000:]
         salt = master.salt_cli(timeout=600)
-        deadline = time.monotonic() + 90
-        while salt.run("--timeout=5", "test.ping", minion_tgt=node.name, _timeout=15).data is not True:
-            assert time.monotonic() < deadline, "the new minion never answered the master"
-            time.sleep(2)
+        try:
+            wait_for_ping(salt, node.name, [node.name])
+        except BaseException:
+            diagnostics = node.run("systemctl status salt-minion --no-pager; journalctl -u salt-minion --no-pager"
+                                   " | tail -30; cat /etc/salt/minion.d/sparks.conf")
+            print(diagnostics.stdout, diagnostics.stderr)
+            raise
         ret = salt.run("state.highstate", minion_tgt=node.name, _timeout=600)
         assert ret.returncode == 0
         assert all(i.startswith("local-perms-") for i in state_ids(ret.data))
