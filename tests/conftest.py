@@ -19,10 +19,8 @@ def pytest_collection_modifyitems(config, items):
     reason = harness_available()
     if not reason:
         return
-    required = os.environ.get("SPARKS_REQUIRE_TARGETS") == "1"
-    for item in items:
-        if "integration" in item.keywords:
-            if required:
-                item.add_marker(pytest.mark.xfail(reason=reason, run=False, strict=True))
-            else:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    integration = [item for item in items if "integration" in item.keywords]
+    if integration and os.environ.get("SPARKS_REQUIRE_TARGETS") == "1":
+        raise pytest.UsageError(f"{len(integration)} integration tests cannot run here: {reason}")
+    for item in integration:
+        item.add_marker(pytest.mark.skip(reason=reason))
