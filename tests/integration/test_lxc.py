@@ -1,8 +1,9 @@
 """The `lxc` role (LXC host) applied for real, then `lxc_base` applied by salt-ssh to the guests it created.
 
 Where: on the machine running the tests, as issue 4 allows. LXC guests cannot start inside our systemd-nspawn
-targets (tried: lxc-start fails there; see the report in the commit), so this machine is the LXC host, driven
-masterless with `salt-call --local` and the repository's configuration, the way `bootstrap/1nstall.py` does.
+targets (tried: lxc-start aborts with "Failed to setup legacy device cgroup controller limits", nspawn gives the
+container no devices cgroup; lxc-create took 215 s there), so this machine is the LXC host, driven masterless
+with `salt-call --local` and the repository's configuration, the way `bootstrap/1nstall.py` does.
 
 What it leaves: the LXC packages stay installed (`lxc`, `lxc-templates`, `dnsmasq-base`, ...), with
 /etc/default/lxc-net on pillar.example's subnet (never LXC's default 10.0.3.0/24) and LXC's template cache in
