@@ -19,6 +19,7 @@ lxc-guest-{{ name }}-present:
     - packages: {{ lxc.guest_packages | json }}
     - authorized_keys: {{ lxc.authorized_keys | json }}
     - mirror: {{ lxc.mirror | json }}
+    - security_mirror: {{ lxc.security_mirror | json }}
     - require:
       - sparks_lxc: lxc-net-bridge-running
 {%- endfor %}

@@ -33,6 +33,8 @@ __virtualname__ = "sparks_lxc"
 
 MANAGED_HEADER = "# Managed by sparks (formula lxc)."
 LXC_NET_SCRIPT = "/usr/libexec/lxc/lxc-net"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 LXC_NET_UP_FLAG = "/run/lxc/network_up"
 
 
@@ -150,7 +152,7 @@ def _read_file(path):
         return None
 
 
-def _guest_files(address, gateway, authorized_keys):
+def _guest_files(address, gateway, authorized_keys, template, release, mirror, security_mirror):
     """Files sparks owns inside a guest (relative to its root) -> (content, mode)."""
     interfaces = (
         f"{MANAGED_HEADER} Static address on the LXC host's bridge.\n"
@@ -162,6 +164,13 @@ def _guest_files(address, gateway, authorized_keys):
         # lxc-net's dnsmasq on the bridge answers DNS for the guests.
         "etc/resolv.conf": (f"nameserver {gateway}\n", 0o644),
     }
+    if template == "debian":
+        # The debian template points security updates at "<release>/updates", which no longer exists since
+        # bullseye: apt-get update fails in the guest until this is right.
+        mirror = mirror or DEBIAN_MIRROR
+        files["etc/apt/sources.list"] = (
+            f"{MANAGED_HEADER}\ndeb {mirror} {release} main\ndeb {mirror} {release}-updates main\n"
+            f"deb {security_mirror or DEBIAN_SECURITY_MIRROR} {release}-security main\n", 0o644)
     if authorized_keys:
         files["root/.ssh/authorized_keys"] = ("".join(f"{key.strip()}\n" for key in authorized_keys), 0o600)
     return files
@@ -196,12 +205,10 @@ def _start(name, timeout=60):
     return None
 
 
-def _wait_for_network(name, gateway, timeout=60):
-    """Wait until the guest reaches its gateway (its networking is up): package installs need it."""
+def _wait_for_network(name, timeout=60):
+    """Wait until the guest's networking is up (its default route is set): package installs need it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _attach(name, ["ping", "-c", "1", "-W", "1", gateway], timeout=10)["retcode"] == 0:
-            return True
         if _attach(name, ["ip", "-4", "route", "show", "default"], timeout=10)["stdout"].strip():
             return True
         time.sleep(1)
@@ -211,11 +218,16 @@ def _wait_for_network(name, gateway, timeout=60):
 # ------------------------------------------------------------------------------------------------ guests
 def present(name, address, gateway, bridge="lxcbr0", template="debian", release="bookworm", autostart=True,
             memory_limit=None, running=True, packages=("python3", "openssh-server"), authorized_keys=(),
-            mirror=None, subnet=None):
+            mirror=None, security_mirror=None, subnet=None):
     """A guest exists, is configured as declared, can be reached by salt-ssh, and runs (unless ``running: false``).
 
     address
         ``IP/prefix``, static, inside ``subnet`` when given; gateway is the bridge's address (lxc-net's).
+    packages
+        installed in the guest with ``lxc-attach`` + apt after its first start (the debian template's own
+        ``--packages`` runs apt against its broken security line and installs nothing)
+    mirror / security_mirror
+        the debian template's mirror and the guest's security updates (default: deb.debian.org for both)
     """
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
     packages, authorized_keys = list(packages or []), list(authorized_keys or [])
@@ -235,15 +247,12 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
         changes["created"] = f"{template} {release}"
         if test:
             planned = [f"created from {template} {release}", "configured", "given its address and keys",
-                       "started" if running else None,
-                       f"given {', '.join(packages)}" if packages and template not in ("debian", "ubuntu") else None]
+                       "started" if running else None, f"given {', '.join(packages)}" if packages else None]
             ret.update(result=None, comment=f"{name} would be " + ", ".join(p for p in planned if p))
             if running:
                 changes["state"] = {"old": None, "new": "RUNNING"}
             return ret
         cmd = ["lxc-create", "-n", name, "-t", template, "--", "-r", release]
-        if template in ("debian", "ubuntu") and packages:
-            cmd.append(f"--packages={','.join(packages)}")
         if mirror:
             cmd.append(f"--mirror={mirror}")
         created = _run(cmd, timeout=1800)
@@ -258,7 +267,8 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
         changes["config"] = {key: {"old": old, "new": new} for key, (old, new) in config_changes.items()}
     rootfs = _rootfs(name)
     file_changes = {}
-    for relative, (content, mode) in _guest_files(str(interface), gateway, authorized_keys).items():
+    for relative, (content, mode) in _guest_files(str(interface), gateway, authorized_keys, template, release, mirror,
+                                                       security_mirror).items():
         path = os.path.join(rootfs, relative)
         if _read_file(path) != content or (os.stat(path).st_mode & 0o777) != mode:
             file_changes[relative] = (content, mode)
@@ -308,9 +318,10 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
             if error:
                 ret.update(result=False, comment=f"cannot start {name} to install packages: {error}")
                 return ret
-        _wait_for_network(name, gateway)
-        install = _attach(name, ["sh", "-c", "apt-get update -q && apt-get install -y -q --no-install-recommends "
-                                 + " ".join(missing)], timeout=900)
+        _wait_for_network(name)
+        install = _attach(name, ["sh", "-c", "apt-get -o Acquire::Retries=3 update -q && apt-get -o "
+                                 "Acquire::Retries=3 install -y -q --no-install-recommends " + " ".join(missing)],
+                          timeout=900)
         if install["retcode"] != 0:
             ret.update(result=False, comment=f"installing {', '.join(missing)} in {name} failed:\n"
                                              f"{(install['stderr'] or install['stdout'])[-3000:]}")
