@@ -202,3 +202,20 @@ def test_second_apply_changes_nothing_and_dry_run_agrees(lxc_host):
     again = salt.run("state.apply", "lxc")
     assert again.returncode == 0, again.stdout[-3000:]
     assert again.changed("local") == {}
+
+
+def test_changed_lxc_net_setting_restarts_lxc_net_only(lxc_host):
+    salt, _, pillar, _ = lxc_host
+    lxc = pillar["sparks"]["lxc"]
+    changed = {**pillar["sparks"]["lxc"], "net": {**lxc["net"], "dhcp_range": "10.213.77.210,10.213.77.240"}}
+    net = changed["net"]
+    assert net["subnet"] == lxc["net"]["subnet"]
+    salt.set_pillar({"sparks": {"lxc": changed}})
+    ret = salt.run("state.apply", "lxc")
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    assert set(ret.changed("local")) == {"lxc-net-config-file-managed", "lxc-net-bridge-running"}
+    assert ret.changed("local")["lxc-net-bridge-running"]["lxc-net"]["action"] == "restart"
+    assert "--dhcp-range 10.213.77.210,10.213.77.240" in sh("ps -eo args | grep '^dnsmasq'").stdout
+    for name in guests(pillar):
+        assert sh(f"lxc-info -n {name} -s -H", check=True).stdout.strip() == "RUNNING"
+    assert salt.run("state.apply", "lxc").changed("local") == {}
