@@ -215,7 +215,7 @@ def test_changed_lxc_net_setting_restarts_lxc_net_only(lxc_host):
     assert ret.returncode == 0, ret.stdout[-3000:]
     assert set(ret.changed("local")) == {"lxc-net-config-file-managed", "lxc-net-bridge-running"}
     assert ret.changed("local")["lxc-net-bridge-running"]["lxc-net"]["action"] == "restart"
-    assert "--dhcp-range 10.213.77.210,10.213.77.240" in sh("ps -eo args | grep '^dnsmasq'").stdout
+    assert "--dhcp-range 10.213.77.210,10.213.77.240" in sh("ps -ww -eo args | grep '^dnsmasq'").stdout
     for name in guests(pillar):
         assert sh(f"lxc-info -n {name} -s -H", check=True).stdout.strip() == "RUNNING"
     assert salt.run("state.apply", "lxc").changed("local") == {}
