@@ -36,7 +36,7 @@ def test_lxc_default_subnet_is_not_lxcs_own():
 
 def test_lxc_clean_renders(tmp_path):
     states = render_sls(tmp_path, "lxc.clean", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
-    assert {"lxc-clean-net-bridge-dead", "lxc-clean-net-config-absent", "lxc-clean-packages-removed",
+    assert {"lxc-clean-net-bridge-dead", "lxc-clean-net-config-disabled", "lxc-clean-packages-removed",
             "lxc-clean-guest-web1-absent", "lxc-clean-guest-db1-absent"} == set(states)
 
 

@@ -219,3 +219,20 @@ def test_changed_lxc_net_setting_restarts_lxc_net_only(lxc_host):
     for name in guests(pillar):
         assert sh(f"lxc-info -n {name} -s -H", check=True).stdout.strip() == "RUNNING"
     assert salt.run("state.apply", "lxc").changed("local") == {}
+
+
+def test_clean_destroys_the_guests_and_stops_lxc_net(lxc_host):
+    """`lxc.clean` (without its package removal: the packages stay on this machine) undoes the rest."""
+    salt, _, pillar, _ = lxc_host
+    salt.set_pillar(pillar)
+    ret = salt.run("state.apply", "lxc.clean", 'exclude=[{"id": "lxc-clean-packages-removed"}]', timeout=600)
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    assert "lxc-clean-packages-removed" not in ret.states("local")
+    bridge = pillar["sparks"]["lxc"]["net"]["bridge"]
+    for name in guests(pillar):
+        assert sh(f"lxc-info -n {name}").returncode != 0
+        assert not Path(f"/var/lib/lxc/{name}").exists()
+    assert not Path(f"/sys/class/net/{bridge}").exists()
+    # Disabled, not deleted: lxc-net's built-in default is 10.0.3.0/24.
+    assert 'USE_LXC_BRIDGE="false"' in Path("/etc/default/lxc-net").read_text()
+    assert "table inet lxc" not in sh("nft list tables").stdout
