@@ -1,0 +1,40 @@
+# LXC host packages and lxc-net (bridge, subnet, DHCP range from pillar); a changed setting restarts lxc-net, nothing else does.
+{%- from "lxc/map.jinja" import lxc %}
+{%- set netmask = salt["network.convert_cidr"](lxc.net.subnet)["netmask"] %}
+
+# Written before the packages: on systemd machines the lxc package starts lxc-net when it is installed, and
+# it must come up on our subnet, never on LXC's default 10.0.3.0/24. apt keeps this file (--force-confold).
+lxc-net-config-file-managed:
+  file.managed:
+    - name: {{ lxc.net.config_file }}
+    - source: salt://lxc/files/lxc-net.jinja
+    - template: jinja
+    - makedirs: true
+    - mode: "0644"
+    - context:
+        net: {{ lxc.net | json }}
+        netmask: {{ netmask }}
+
+lxc-packages-installed:
+  pkg.installed:
+    - pkgs: {{ lxc.packages | json }}
+    - install_recommends: {{ lxc.install_recommends }}
+    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
+    - refresh: true
+    - cache_valid_time: {{ lxc.package_index_max_age }}
+    - require:
+      - file: lxc-net-config-file-managed
+
+# Our own state rather than service.running: it compares the running lxc-net (bridge address, dnsmasq's DHCP
+# range) with the settings, so a changed file restarts lxc-net and an unchanged one touches nothing. It uses
+# systemd where it runs, else lxc-net's own script (containers without an init system, like CI's).
+lxc-net-bridge-running:
+  sparks_lxc.net_running:
+    - name: {{ lxc.net.bridge }}
+    - address: {{ lxc.net.address }}/{{ lxc.net.subnet.split("/")[1] }}
+    - dhcp_range: {{ lxc.net.dhcp_range | json }}
+    - dhcp_max: {{ lxc.net.dhcp_max }}
+    - domain: {{ lxc.net.domain | json }}
+    - require:
+      - pkg: lxc-packages-installed
+      - file: lxc-net-config-file-managed

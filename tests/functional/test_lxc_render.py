@@ -1,0 +1,69 @@
+"""The `lxc` formula rendered by a real salt-call with pillar.example's section (applied for real in
+tests/integration/test_lxc.py), its clean state, the pillar checker on its keys, and our roster module.
+"""
+
+import json
+import subprocess
+
+import yaml
+
+from tests.functional.test_db_render import LINUX, render_sls
+from tests.functional.test_map_per_os import SALT_CALL
+from tests.support.saltrun import REPO_ROOT, repo_config
+
+EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
+
+
+def test_lxc_renders_net_before_packages_and_one_state_per_guest(tmp_path):
+    states = render_sls(tmp_path, "lxc", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
+    assert set(states) == {"lxc-net-config-file-managed", "lxc-packages-installed", "lxc-net-bridge-running",
+                           *(f"lxc-guest-{name}-present" for name in EXAMPLE["lxc"]["guests"])}
+    pkg = states["lxc-packages-installed"]["pkg"]
+    assert {"require": [{"file": "lxc-net-config-file-managed"}]} in pkg
+    web1 = {k: v for item in states["lxc-guest-web1-present"]["sparks_lxc"] if isinstance(item, dict)
+            for k, v in item.items()}
+    assert web1["address"] == "10.213.77.11/24"
+    assert web1["gateway"] == "10.213.77.1"
+    assert web1["memory_limit"] == "512M"
+    assert web1["packages"] == ["python3", "openssh-server"]
+
+
+def test_lxc_default_subnet_is_not_lxcs_own():
+    defaults = yaml.safe_load((REPO_ROOT / "formulas/lxc/parameters/defaults.yaml").read_text())
+    assert not defaults["net"]["subnet"].startswith("10.0.3.")
+    assert not EXAMPLE["lxc"]["net"]["subnet"].startswith("10.0.3.")
+
+
+def test_lxc_clean_renders(tmp_path):
+    states = render_sls(tmp_path, "lxc.clean", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
+    assert {"lxc-clean-net-bridge-dead", "lxc-clean-net-config-disabled", "lxc-clean-packages-removed",
+            "lxc-clean-guest-web1-absent", "lxc-clean-guest-db1-absent"} == set(states)
+
+
+def salt_call(tmp_path, pillar, *args):
+    conf = repo_config(tmp_path, tmp_path / "pillar")
+    conf.update(file_client="local")
+    (tmp_path / "pillar").mkdir(exist_ok=True)
+    (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump({"sparks": pillar}))
+    (tmp_path / "minion").write_text(yaml.safe_dump(conf))
+    return subprocess.run([SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_roster_module_lists_the_declared_guests(tmp_path):
+    roster_file = tmp_path / "roster"
+    proc = salt_call(tmp_path, {"lxc": EXAMPLE["lxc"]}, "sparks_lxc.roster", "priv=/root/.ssh/id_ed25519",
+                     f"path={roster_file}")
+    assert proc.returncode == 0, proc.stderr
+    expected = {name: {"host": guest["address"], "user": "root", "priv": "/root/.ssh/id_ed25519"}
+                for name, guest in EXAMPLE["lxc"]["guests"].items()}
+    assert json.loads(proc.stdout)["local"] == expected
+    assert yaml.safe_load(roster_file.read_text()) == expected
+    assert roster_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_unknown_guest_key_is_refused(tmp_path):
+    pillar = {"lxc": {"guests": {"web1": {"address": "10.213.77.11", "ram": "1G"}}}}
+    proc = salt_call(tmp_path, pillar, "state.show_sls", "lxc")
+    assert proc.returncode != 0
+    assert "sparks:lxc:guests:web1:ram: unknown key" in proc.stdout + proc.stderr
