@@ -167,7 +167,8 @@ class Network:
                 pass
         _run(["ip", "link", "del", self.name], check=False)
         before = self.run_dir / "ip_forward.before"
-        if before.exists():
+        # Concurrent runs (xdist workers, a bench) share the host's forwarding switch: the last one out restores it.
+        if before.exists() and not _other_live_runs(self.run_dir):
             Path("/proc/sys/net/ipv4/ip_forward").write_text(before.read_text())
 
     def allocate_address(self):
@@ -409,6 +410,18 @@ def reap_stale_runs():
             network.down()
         _remove_tree(run_dir)
     _remove_empty_payload_cgroups()
+
+
+def _other_live_runs(run_dir):
+    """Runs other than ``run_dir`` whose owner process is still alive."""
+    others = []
+    for other in STATE_DIR.glob("run-*"):
+        if other == run_dir:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            if _alive(int((other / "owner.pid").read_text())):
+                others.append(other)
+    return others
 
 
 def _alive(pid):
