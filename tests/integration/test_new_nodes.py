@@ -55,3 +55,15 @@ def test_new_nodes_converge_and_the_old_one_is_untouched(boot, tmp_path):
     again = repo_salt_ssh(roster, "newnode*", "state.apply", "lxc_base")
     assert all(again.changed(node.name) == {} for node in (new1, new2))
     assert untouched_fingerprint(old) == before
+
+
+def test_one_unreachable_target_does_not_stop_the_others(boot, tmp_path):
+    alive, dead = boot("alive1", "dead1")
+    dead.run("systemctl stop ssh.socket ssh.service", check=True)
+    roster = tmp_path / "roster"
+    roster.write_text(yaml.safe_dump({t.name: dict(t.roster_entry(), timeout=10) for t in (alive, dead)}))
+    ret = repo_salt_ssh(roster, "*", "state.apply", "local_perms")
+    assert ret.failed("alive1") == {} and ret.changed("alive1")  # root's ~/.ssh made private
+    # The run's answer names the failed host and why.
+    assert ret.data["dead1"] == f"ssh: connect to host {dead.address} port 22: Connection refused"
+    assert ret.returncode != 0
