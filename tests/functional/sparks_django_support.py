@@ -537,7 +537,7 @@ def write_shop_project(path, version="v1"):
         target = path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
-    (path / ".gitignore").write_text("static/\n*.mo\n__pycache__/\n")
+    (path / ".gitignore").write_text("/static/\n*.mo\n__pycache__/\n")
     return path
 
 

@@ -76,6 +76,7 @@ class RequestLoop(threading.Thread):
         super().__init__(daemon=True)
         self.target, self.limit, self.pause = target, limit, pause
         self.bodies, self.failures = [], []
+        self.answers = []  # (time.monotonic(), body) of every good answer
         self._stop_event = threading.Event()
 
     def run(self):
@@ -84,6 +85,7 @@ class RequestLoop(threading.Thread):
                 status, body = get(self.target)
                 if status == 200:
                     self.bodies.append(body)
+                    self.answers.append((time.monotonic(), body))
                 else:
                     self.failures.append(f"HTTP {status}: {body[:200]}")
             except OSError as exc:
