@@ -391,3 +391,168 @@ def django_install(request):
     venv, version = django_venv(request.param)
     wheelhouse, _ = django_wheelhouse(request.param)
     return {"venv": str(venv), "version": version, "label": request.param, "wheelhouse": str(wheelhouse)}
+
+
+# --------------------------------------------------------------------------------------------------
+# The `shop` project deployed by the django formula on real targets (tests/integration/test_django_deploy.py):
+# the greetings app above on PostgreSQL (DATABASE_URL), a celery task through Redis (REDIS_URL), a health view,
+# served by gunicorn. Tags v1, v2 (a new migration) and v3 (its migration fails), like the demo repository.
+# --------------------------------------------------------------------------------------------------
+
+SHOP_REQUIREMENTS = """\
+Django>=4.2,<5.3
+gunicorn>=22,<24
+celery[redis]>=5.3,<6
+psycopg[binary]>=3.1,<4
+"""
+
+SHOP_SETTINGS = """\
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-only-for-tests")
+DEBUG = False
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",")
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "greetings",
+]
+MIDDLEWARE = []
+ROOT_URLCONF = "shop.urls"
+TEMPLATES = []
+WSGI_APPLICATION = "shop.wsgi.application"
+_db = urlsplit(os.environ.get("DATABASE_URL", ""))
+if _db.scheme.startswith("postgres"):
+    DATABASES = {{
+        "default": {{
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _db.path.lstrip("/"),
+            "USER": unquote(_db.username or ""),
+            "PASSWORD": unquote(_db.password or ""),
+            "HOST": _db.hostname or "",
+            "PORT": _db.port or "",
+        }}
+    }}
+else:
+    DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}}}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_I18N = True
+LANGUAGE_CODE = "en"
+STATIC_URL = "/static/"
+STATIC_ROOT = str(BASE_DIR / "static")
+MEDIA_URL = "/media/"
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
+CELERY_BROKER_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+SHOP_VERSION = "{version}"
+"""
+
+SHOP_CELERY = """\
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+app = Celery("shop")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+"""
+
+SHOP_WSGI = """\
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+application = get_wsgi_application()
+"""
+
+SHOP_URLS = """\
+from django.urls import path
+
+from greetings import views
+
+urlpatterns = [path("", views.index), path("health/", views.health)]
+"""
+
+SHOP_VIEWS = """\
+from django.conf import settings
+from django.http import HttpResponse
+
+from greetings.models import Greeting
+
+
+def index(request):
+    texts = ", ".join(greeting.text for greeting in Greeting.objects.order_by("id"))
+    return HttpResponse(f"shop {settings.SHOP_VERSION}: {texts}")
+
+
+def health(request):
+    Greeting.objects.exists()
+    return HttpResponse("ok")
+"""
+
+SHOP_TASKS = """\
+from celery import shared_task
+
+from greetings.models import Greeting
+
+
+@shared_task
+def add_greeting(text):
+    return Greeting.objects.create(text=text).pk
+"""
+
+
+def write_shop_project(path, version="v1"):
+    """Write the `shop` project (``version`` v1, v2 or the broken v3) under ``path``."""
+    path = pathlib.Path(path)
+    files = {
+        "manage.py": MANAGE_PY.replace("sparkdemo.settings", "shop.settings"),
+        "requirements.txt": SHOP_REQUIREMENTS,
+        "requirements-dev.txt": "# development tools (installed outside production)\n",
+        "shop/__init__.py": "from shop.celery import app as celery_app\n\n__all__ = [\"celery_app\"]\n",
+        "shop/settings.py": SHOP_SETTINGS.format(version=version),
+        "shop/celery.py": SHOP_CELERY,
+        "shop/wsgi.py": SHOP_WSGI,
+        "shop/urls.py": SHOP_URLS,
+        "greetings/__init__.py": "",
+        "greetings/models.py": MODELS_V1 if version == "v1" else MODELS_V2,
+        "greetings/views.py": SHOP_VIEWS,
+        "greetings/tasks.py": SHOP_TASKS,
+        "greetings/migrations/__init__.py": "",
+        "greetings/migrations/0001_initial.py": MIGRATION_0001,
+        "greetings/static/greetings/site.css": f"/* shop {version} */\nbody {{ color: #333; }}\n",
+        "greetings/locale/fr/LC_MESSAGES/django.po": PO_FILE,
+    }
+    if version in ("v2", "v3"):
+        files["greetings/migrations/0002_greeting_language.py"] = MIGRATION_0002
+    if version == "v3":
+        files["greetings/migrations/0003_broken.py"] = MIGRATION_0003_BROKEN
+    for relative, content in files.items():
+        target = path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    (path / ".gitignore").write_text("/static/\n*.mo\n__pycache__/\n")
+    return path
+
+
+def make_shop_repository(path):
+    """A git repository of `shop` with tags v1, v2 and v3 (v3's migration fails). Returns the commits by tag."""
+    path = pathlib.Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run([*GIT, "init", "--quiet", str(path)], check=True)
+    commits = {}
+    for version in ("v1", "v2", "v3"):
+        write_shop_project(path, version)
+        subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"shop {version}"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "tag", version], check=True)
+        commits[version] = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    return commits
