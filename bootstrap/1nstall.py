@@ -104,6 +104,10 @@ def describe(sls):
 
 
 def print_catalogue():
+    # `1nstall.py --list | head` must end quietly, like any listing command.
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     states = catalogue()
     roles = {name: text for name, text in states.items() if "." not in name}
     width = max(len(name) for name in states) + 2
