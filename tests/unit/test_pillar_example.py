@@ -1,14 +1,11 @@
 """pillar.example must pass the pillar checker: the integration tests apply its sections, users copy it."""
 
-import importlib.util
-
 import yaml
 
+from tests.support.loadmod import load
 from tests.support.saltrun import REPO_ROOT
 
-spec = importlib.util.spec_from_file_location("sparks_pillar", REPO_ROOT / "salt/_pillar/sparks.py")
-sparks_pillar = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sparks_pillar)
+sparks_pillar = load("_pillar", "sparks")
 
 
 def test_pillar_example_is_valid():

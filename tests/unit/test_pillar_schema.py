@@ -1,15 +1,12 @@
 """The pillar checker (salt/_pillar/sparks.py) in isolation: no Salt run, no root."""
 
-import importlib.util
-
 import pytest
 import yaml
 
+from tests.support.loadmod import load
 from tests.support.saltrun import REPO_ROOT
 
-spec = importlib.util.spec_from_file_location("sparks_pillar", REPO_ROOT / "salt/_pillar/sparks.py")
-sparks_pillar = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sparks_pillar)
+sparks_pillar = load("_pillar", "sparks")
 
 FORMULAS = REPO_ROOT / "formulas"
 SCHEMAS = sparks_pillar.load_schemas([str(FORMULAS)])
