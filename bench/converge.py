@@ -70,8 +70,10 @@ def main():
     print(f"plain apt-get update+install:      {apt_seconds:6.1f} s")
     print(f"salt-ssh state.apply base (fresh): {first.seconds:6.1f} s")
     print(f"ratio salt/apt:                    {first.seconds / apt_seconds:6.2f}   (goal <= 1.15)")
-    print(f"warm no-op re-run of base:         best {min(noops):.1f} s, median {statistics.median(noops):.1f} s "
-          f"over {len(noops)} runs")
+    print(
+        f"warm no-op re-run of base:         best {min(noops):.1f} s, median {statistics.median(noops):.1f} s "
+        f"over {len(noops)} runs"
+    )
 
 
 if __name__ == "__main__":

@@ -92,25 +92,37 @@ def main():
             assert result.changed(target.name) == {}, result.changed(target.name)
             noops.append((seconds, loop))
         best = min(noops, key=lambda item: item[0])
-        row("no-op re-apply (best)", best[0], best[1],
+        row(
+            "no-op re-apply (best)",
+            best[0],
+            best[1],
             f"median {statistics.median(s for s, _ in noops):.1f} s, failed in all runs "
-            f"{sum(len(loop.failures) for _, loop in noops)}")
+            f"{sum(len(loop.failures) for _, loop in noops)}",
+        )
 
         result, seconds, loop = under_load(target, lambda: apply(pillar(prod_rev="v2")))
         ok = result.returncode == 0 and loop.bodies and loop.bodies[-1].startswith("shop v2")
         row("new release v2", seconds, loop, "" if ok else "(DEPLOY FAILED)")
-        switch = sum(state_seconds(result, target.name, sid) for sid in (
-            "django-shop-web-gunicorn-reload-cmd-run", "django-shop-web-sparks-django-healthy"))
-        print(f"{'  switch: reload + health':<28} {switch:8.1f} s   both releases answered during "
-              f"{mixed_window(loop, 'shop v1', 'shop v2'):.2f} s")
+        switch = sum(
+            state_seconds(result, target.name, sid)
+            for sid in ("django-shop-web-gunicorn-reload-cmd-run", "django-shop-web-sparks-django-healthy")
+        )
+        print(
+            f"{'  switch: reload + health':<28} {switch:8.1f} s   both releases answered during "
+            f"{mixed_window(loop, 'shop v1', 'shop v2'):.2f} s"
+        )
 
         result, seconds, loop = under_load(target, lambda: apply(pillar(prod_rev="v3")))
         still = set(loop.bodies) <= {b for b in loop.bodies if b.startswith("shop v2")}
         row("failing release v3", seconds, loop, "v2 kept serving" if still and result.returncode else "(UNEXPECTED)")
 
         ssh.set_pillar(pillar(prod_rev="v2"))
-        result, seconds, loop = under_load(target, lambda: ssh.run(
-            target.name, "state.apply", "django.rollback", pillar={"django_rollback": {"projects": ["shop"]}}))
+        result, seconds, loop = under_load(
+            target,
+            lambda: ssh.run(
+                target.name, "state.apply", "django.rollback", pillar={"django_rollback": {"projects": ["shop"]}}
+            ),
+        )
         row("rollback to v1", seconds, loop, f"mixed window {mixed_window(loop, 'shop v2', 'shop v1'):.2f} s")
 
 

@@ -31,19 +31,45 @@ SIZES = (1, 3, 6)
 
 def start_master(scratch, interface):
     conf = repo_config(scratch / "master")
-    conf.update(interface=interface, auto_accept=True, publish_port=14505, ret_port=14506,
-                user="root", log_file=str(scratch / "master.log"), pidfile=str(scratch / "master.pid"))
+    conf.update(
+        interface=interface,
+        auto_accept=True,
+        publish_port=14505,
+        ret_port=14506,
+        user="root",
+        log_file=str(scratch / "master.log"),
+        pidfile=str(scratch / "master.pid"),
+    )
     (scratch / "master-conf").mkdir()
     (scratch / "master-conf" / "master").write_text(yaml.safe_dump(conf))
-    process = subprocess.Popen([str(BIN / "salt-master"), "-c", str(scratch / "master-conf"), "-l", "quiet"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "salt-master"), "-c", str(scratch / "master-conf"), "-l", "quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return process, scratch / "master-conf"
 
 
 def salt_cli(conf_dir, names, *args, timeout=900):
     started = time.monotonic()
-    proc = subprocess.run([str(BIN / "salt"), "-c", str(conf_dir), "--out=json", "--static", "--timeout=120",
-                           "-L", ",".join(names), *args], capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [
+            str(BIN / "salt"),
+            "-c",
+            str(conf_dir),
+            "--out=json",
+            "--static",
+            "--timeout=120",
+            "-L",
+            ",".join(names),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return time.monotonic() - started, proc
 
 
@@ -57,8 +83,12 @@ def main():
         master, master_conf = start_master(scratch, run.network.gateway)
         try:
             names = [f"fan{i}" for i in range(1, 7)]
-            minion = lambda target: {"master": run.network.gateway, "master_port": 14506,  # noqa: E731
-                                     "publish_port": 14505, "enable_fqdns_grains": False}
+            minion = lambda target: {
+                "master": run.network.gateway,
+                "master_port": 14506,  # noqa: E731
+                "publish_port": 14505,
+                "enable_fqdns_grains": False,
+            }
             run.boot(*names, minion_config=minion)
             ssh = SaltSSH(scratch / "ssh", run.roster())
             first = ssh.run(names, "state.apply", "base", "--max-procs=6", timeout=1800)

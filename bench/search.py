@@ -64,8 +64,7 @@ def install_mpm(folder):
     """meta-package-manager in a throwaway venv; returns the mpm path or an error string."""
     venv.create(folder, with_pip=True)
     pip = os.path.join(folder, "bin", "pip")
-    proc = subprocess.run([pip, "install", "-q", "meta-package-manager"], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([pip, "install", "-q", "meta-package-manager"], capture_output=True, text=True, timeout=600)
     mpm = os.path.join(folder, "bin", "mpm")
     if proc.returncode or not os.path.exists(mpm):
         return None, (proc.stderr.strip().splitlines() or ["pip install failed"])[-1]
@@ -86,8 +85,13 @@ def main():
         print(f"  {label:<58} {value:>10}  {note}", flush=True)
 
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="pkgsearch-bench-") as tmp:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PKGSEARCH_CACHE_DIR=os.path.join(tmp, "cache"),
-                   PKGSEARCH_NPM_REGISTRY="http://127.0.0.1:9/", PKGSEARCH_GEM_SOURCE="http://127.0.0.1:9/")
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            PKGSEARCH_CACHE_DIR=os.path.join(tmp, "cache"),
+            PKGSEARCH_NPM_REGISTRY="http://127.0.0.1:9/",
+            PKGSEARCH_GEM_SOURCE="http://127.0.0.1:9/",
+        )
         print("starting local servers ...", flush=True)
         projects = {n: ("1.0", "generated") for n in generated_names(100_000)}
         projects.update({f"{term}-py": ("1.2.0", f"{term} in Python"), f"py{term}": ("0.4", f"another {term}")})
@@ -97,8 +101,9 @@ def main():
         own = {"apt": ["apt-cache", "search", term]}
         npm_url = None
         try:
-            npm = stack.enter_context(Verdaccio([(f"{term}-node", "1.0.0", f"{term} for node"),
-                                                 (f"node-{term}", "2.0.0", "another")]))
+            npm = stack.enter_context(
+                Verdaccio([(f"{term}-node", "1.0.0", f"{term} for node"), (f"node-{term}", "2.0.0", "another")])
+            )
             env["PKGSEARCH_NPM_REGISTRY"] = npm_url = npm.url
             managers.append("npm")
             own["npm"] = ["npm", "search", "--registry", npm.url, "--no-update-notifier", term]
@@ -121,8 +126,9 @@ def main():
 
         print(f"\npkgsearch {term!r}, warm, median of {args.runs} runs (all servers on 127.0.0.1)\n", flush=True)
         # Every single-manager search and the all-managers one, in turns.
-        measured = timed_interleaved([PKGSEARCH + ["-m", m, term] for m in managers] + [PKGSEARCH + [term]], env,
-                                     args.runs)
+        measured = timed_interleaved(
+            [PKGSEARCH + ["-m", m, term] for m in managers] + [PKGSEARCH + [term]], env, args.runs
+        )
         single = dict(zip(managers, measured[:-1], strict=True))
         all_time = measured[-1]
         for m in managers:
@@ -176,8 +182,10 @@ def main():
         ] + mpm_rows
         for label, value in ratios:
             print(f"  {label:<72} {value:6.2f}x")
-        print(f"\n  warm apt search: {apt_warm:.3f}s (goal <= 0.3 s); warm PyPI over 100k names: {pypi_100k:.3f}s "
-              "(goal <= 0.2 s)")
+        print(
+            f"\n  warm apt search: {apt_warm:.3f}s (goal <= 0.3 s); warm PyPI over 100k names: {pypi_100k:.3f}s "
+            "(goal <= 0.2 s)"
+        )
         print("  (PyPI has no search command of its own since pip search was removed: not in the sequential sum)")
     return 0
 

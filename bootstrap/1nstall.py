@@ -58,7 +58,8 @@ def main(argv=None):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="1nstall.py", description=__doc__.split("\n\n")[0].strip(),
+        prog="1nstall.py",
+        description=__doc__.split("\n\n")[0].strip(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--roles", help="comma-separated roles to apply instead of the machine's own (e.g. base,dev)")
@@ -136,8 +137,9 @@ def install_prerequisites(system):
 
 
 def dpkg_installed(package):
-    result = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package], capture_output=True, text=True, check=False
+    )
     return result.stdout.startswith("ii")
 
 
@@ -180,8 +182,16 @@ def install_local_pillar(text):
 
 # ----------------------------------------------------------------------------------------------- apply
 def apply_highstate(salt_call, roles, test):
-    cmd = [str(salt_call), "--local", "-c", str(CONFIG_DIR), "--out=json", "--retcode-passthrough",
-           "--log-level=info", "state.highstate"]
+    cmd = [
+        str(salt_call),
+        "--local",
+        "-c",
+        str(CONFIG_DIR),
+        "--out=json",
+        "--retcode-passthrough",
+        "--log-level=info",
+        "state.highstate",
+    ]
     if test:
         cmd.append("test=True")
     if roles:

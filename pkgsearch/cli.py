@@ -32,7 +32,9 @@ def build_parser():
         "-n", "--limit", default=core.DEFAULT_LIMIT, help=f"at most N results (default {core.DEFAULT_LIMIT})"
     )
     p.add_argument(
-        "-t", "--timeout", default=core.DEFAULT_TIMEOUT,
+        "-t",
+        "--timeout",
+        default=core.DEFAULT_TIMEOUT,
         help=f"seconds each manager may take (default {core.DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("-r", "--refresh", action="store_true", help="rebuild/revalidate the local indexes first")
@@ -43,7 +45,10 @@ def build_parser():
         "--table", dest="format", action="store_const", const="table", help="a table (default on a terminal)"
     )
     fmt.add_argument(
-        "--stream", dest="format", action="store_const", const="stream",
+        "--stream",
+        dest="format",
+        action="store_const",
+        const="stream",
         help="plain lines printed as each manager answers, unranked across managers",
     )
     p.add_argument("--pypi-index", help="PEP 691/503 simple index URL (env PKGSEARCH_PYPI_INDEX)")

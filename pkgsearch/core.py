@@ -117,14 +117,10 @@ def validate_term(term):
     if not term:
         raise UsageError("the search term is empty")
     if len(term) > MAX_TERM_LENGTH:
-        raise UsageError(
-            f"the search term is {len(term)} characters long; package names are at most "
-            f"{MAX_TERM_LENGTH}"
-        )
+        raise UsageError(f"the search term is {len(term)} characters long; package names are at most {MAX_TERM_LENGTH}")
     if not term.isascii():
         raise UsageError(
-            "the search term contains non-ASCII characters; package names are ASCII "
-            "(letters, digits and . _ + - @ /)"
+            "the search term contains non-ASCII characters; package names are ASCII (letters, digits and . _ + - @ /)"
         )
     if any(ch in _REGEX_CHARS for ch in term):
         raise UsageError(

@@ -48,7 +48,7 @@ def _split(version):
     m = _EPOCH.match(version)
     if m:
         epoch = int(m.group(1))
-        version = version[m.end():]
+        version = version[m.end() :]
     if "-" in version:
         upstream, revision = version.rsplit("-", 1)
     else:

@@ -216,6 +216,4 @@ class Backend(_Base):
         hits = search_index(body, term)
         names = {h[0] for h in hits}
         installed = installed_versions(options.dpkg_status, names)
-        return [
-            Package("apt", name, version, summary, installed.get(name)) for name, version, summary, _ in hits
-        ]
+        return [Package("apt", name, version, summary, installed.get(name)) for name, version, summary, _ in hits]

@@ -164,9 +164,7 @@ def _split_context(kwargs, function):
         elif key in CONTEXT_KEYS:
             context[key] = kwargs.pop(key)
     if kwargs:
-        raise SaltInvocationError(
-            f"sparks_django.{function}: unexpected argument(s): {', '.join(sorted(kwargs))}"
-        )
+        raise SaltInvocationError(f"sparks_django.{function}: unexpected argument(s): {', '.join(sorted(kwargs))}")
     return context
 
 
@@ -189,9 +187,7 @@ def _environment(context, extra_env=None):
         env["DJANGO_SETTINGS_MODULE"] = context["settings_module"]
     if context.get("virtualenv"):
         env["VIRTUAL_ENV"] = context["virtualenv"]
-        env["PATH"] = os.pathsep.join(
-            [os.path.join(context["virtualenv"], "bin"), os.environ.get("PATH", os.defpath)]
-        )
+        env["PATH"] = os.pathsep.join([os.path.join(context["virtualenv"], "bin"), os.environ.get("PATH", os.defpath)])
     pythonpath = context.get("pythonpath")
     if pythonpath:
         if isinstance(pythonpath, str):

@@ -74,10 +74,13 @@ def guests():
     for name, guest in sorted(_declared().items()):
         state = "ABSENT"
         if shutil.which("lxc-info"):
-            proc = subprocess.run(["lxc-info", "-n", name, "-s", "-H"], capture_output=True, text=True,
-                                  check=False)
+            proc = subprocess.run(["lxc-info", "-n", name, "-s", "-H"], capture_output=True, text=True, check=False)
             if proc.returncode == 0:
                 state = proc.stdout.strip()
-        result[name] = {"address": str(guest["address"]).split("/")[0], "state": state,
-                        "release": guest.get("release"), "template": guest.get("template")}
+        result[name] = {
+            "address": str(guest["address"]).split("/")[0],
+            "state": state,
+            "release": guest.get("release"),
+            "template": guest.get("template"),
+        }
     return result

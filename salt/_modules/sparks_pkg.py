@@ -44,14 +44,18 @@ def parse_apt_simulation(text):
 def parse_npm_outdated(text):
     """``npm outdated --global --json``: {name: {current, wanted, latest}} (empty output: nothing outdated)."""
     data = json.loads(text) if text.strip() else {}
-    return [{"name": name, "current": info.get("current"), "latest": info.get("latest")}
-            for name, info in sorted(data.items())]
+    return [
+        {"name": name, "current": info.get("current"), "latest": info.get("latest")}
+        for name, info in sorted(data.items())
+    ]
 
 
 def parse_pip_outdated(text):
     """``pip list --outdated --format=json``."""
-    return [{"name": item["name"], "current": item["version"], "latest": item["latest_version"]}
-            for item in json.loads(text or "[]")]
+    return [
+        {"name": item["name"], "current": item["version"], "latest": item["latest_version"]}
+        for item in json.loads(text or "[]")
+    ]
 
 
 def parse_gem_outdated(text):
@@ -70,17 +74,25 @@ def parse_brew_outdated(text):
     found = []
     for kind in ("formulae", "casks"):
         for item in data.get(kind, []):
-            found.append({"name": item["name"], "current": ", ".join(item.get("installed_versions", [])),
-                          "latest": item.get("current_version")})
+            found.append(
+                {
+                    "name": item["name"],
+                    "current": ", ".join(item.get("installed_versions", [])),
+                    "latest": item.get("current_version"),
+                }
+            )
     return found
 
 
 # ----------------------------------------------------------------------------------------------- managers
 def _run(cmd, ok_codes=(0,), env=None):
-    result = __salt__["cmd.run_all"](cmd, python_shell=False, env=dict(NONINTERACTIVE, **(env or {})),
-                                     ignore_retcode=True)
+    result = __salt__["cmd.run_all"](
+        cmd, python_shell=False, env=dict(NONINTERACTIVE, **(env or {})), ignore_retcode=True
+    )
     if result["retcode"] not in ok_codes:
-        raise RuntimeError(f"{' '.join(cmd)} exited {result['retcode']}: {(result['stderr'] or result['stdout'])[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} exited {result['retcode']}: {(result['stderr'] or result['stdout'])[-2000:]}"
+        )
     return result["stdout"]
 
 
@@ -118,8 +130,18 @@ class _Apt(_Manager):
 
     def upgrade(self, outdated):
         # Keep local config files on conflicts (sysadmins' edits win), never prompt.
-        _run(["apt-get", "-y", "-q", "-o", "Dpkg::Options::=--force-confold", "-o",
-              "Dpkg::Options::=--force-confdef", "upgrade"])
+        _run(
+            [
+                "apt-get",
+                "-y",
+                "-q",
+                "-o",
+                "Dpkg::Options::=--force-confold",
+                "-o",
+                "Dpkg::Options::=--force-confdef",
+                "upgrade",
+            ]
+        )
 
 
 class _Brew(_Manager):
@@ -158,8 +180,9 @@ class _Pip(_Manager):
         found = []
         for venv in _pip_venvs():
             pip = os.path.join(venv, "bin", "pip")
-            for item in parse_pip_outdated(_run([pip, "list", "--outdated", "--format=json",
-                                                 "--disable-pip-version-check"])):
+            for item in parse_pip_outdated(
+                _run([pip, "list", "--outdated", "--format=json", "--disable-pip-version-check"])
+            ):
                 found.append(dict(item, venv=venv))
         return found
 

@@ -359,9 +359,7 @@ def _build_release(root, release, paths, options, project):
     _chown(paths["release"], runas)
     commit = _fetch_code(options["source"], options["rev"], paths, runas, timeout)
     if options["resolved_commit"] and commit and commit != options["resolved_commit"]:
-        raise _StepFailed(
-            f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}"
-        )
+        raise _StepFailed(f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}")
     _run_step(
         "virtualenv creation",
         [options["python"], "-m", "venv", paths["venv"]],
@@ -506,11 +504,7 @@ def release_deployed(
         ret.update(result=False, comment="keep must be at least 2 (current and previous), or None")
         return ret
     local_source = source[len("file://") :] if str(source).startswith("file://") else str(source)
-    if (
-        release is None
-        and os.path.isdir(local_source)
-        and not os.path.exists(os.path.join(local_source, ".git"))
-    ):
+    if release is None and os.path.isdir(local_source) and not os.path.exists(os.path.join(local_source, ".git")):
         ret.update(result=False, comment=f"{source} is not a git repository: give a release id")
         return ret
 
@@ -545,13 +539,9 @@ def release_deployed(
         return ret
 
 
-def _deploy(
-    ret, root, release, options, check_deploy, check_fail_level, migrate, keep, settings_module, env_file, env
-):
+def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate, keep, settings_module, env_file, env):
     if release is None:
-        options["resolved_commit"] = _resolve_commit(
-            options["source"], options["rev"], options["runas"], root
-        )
+        options["resolved_commit"] = _resolve_commit(options["source"], options["rev"], options["runas"], root)
         release = options["resolved_commit"][:12]
     release = str(release)
     ret["name"] = root
@@ -559,9 +549,7 @@ def _deploy(
     for link in (paths["current"], paths["previous"]):
         if os.path.lexists(link) and not os.path.islink(link):
             # Checked before building anything: the switch at the end could not replace it.
-            ret.update(
-                result=False, comment=f"{link} exists and is not a symlink: move it out of the way first"
-            )
+            ret.update(result=False, comment=f"{link} exists and is not a symlink: move it out of the way first")
             return ret
     info = __salt__["sparks_django.list_releases"](root)
     metadata = __salt__["sparks_django.release_metadata"](root, release)
@@ -612,9 +600,7 @@ def _deploy(
         try:
             commit = _build_release(root, release, paths, options, project)
         except _StepFailed as exc:
-            ret.update(
-                result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}"
-            )
+            ret.update(result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}")
             return ret
         __salt__["sparks_django.write_release_metadata"](
             root, release, {"source": options["source"], "rev": options["rev"], "commit": commit}
@@ -623,9 +609,7 @@ def _deploy(
 
     try:
         if check_deploy:
-            _call_step(
-                "check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project
-            )
+            _call_step("check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project)
         if migrate:
             pending = _call_step("migration plan", "sparks_django.pending_migrations", **project)
             try:
@@ -705,9 +689,7 @@ def rolled_back(name, to=None):
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    ret.update(
-        changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}"
-    )
+    ret.update(changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}")
     return ret
 
 

@@ -52,8 +52,11 @@ def installed(name, version=None, source=None):
         ret["comment"] = f"{name} {version or current[0]} is already installed"
         return ret
     if __opts__["test"]:
-        ret.update(result=None, comment=f"{name} {version or ''} would be installed".replace("  ", " "),
-                   changes={name: {"old": current or None, "new": version or "latest"}})
+        ret.update(
+            result=None,
+            comment=f"{name} {version or ''} would be installed".replace("  ", " "),
+            changes={name: {"old": current or None, "new": version or "latest"}},
+        )
         return ret
     cmd = ["gem", "install", "--no-document"]
     if source and source.endswith(".gem"):

@@ -170,7 +170,9 @@ def _guest_files(address, gateway, authorized_keys, template, release, mirror, s
         mirror = mirror or DEBIAN_MIRROR
         files["etc/apt/sources.list"] = (
             f"{MANAGED_HEADER}\ndeb {mirror} {release} main\ndeb {mirror} {release}-updates main\n"
-            f"deb {security_mirror or DEBIAN_SECURITY_MIRROR} {release}-security main\n", 0o644)
+            f"deb {security_mirror or DEBIAN_SECURITY_MIRROR} {release}-security main\n",
+            0o644,
+        )
     if authorized_keys:
         files["root/.ssh/authorized_keys"] = ("".join(f"{key.strip()}\n" for key in authorized_keys), 0o600)
     return files
@@ -189,8 +191,18 @@ def _missing_packages(rootfs, packages):
 
 def _attach(name, command, timeout=600):
     return _run(
-        ["lxc-attach", "-n", name, "--clear-env", "--set-var", "DEBIAN_FRONTEND=noninteractive",
-         "--set-var", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "--", *command],
+        [
+            "lxc-attach",
+            "-n",
+            name,
+            "--clear-env",
+            "--set-var",
+            "DEBIAN_FRONTEND=noninteractive",
+            "--set-var",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--",
+            *command,
+        ],
         timeout=timeout,
     )
 
@@ -216,9 +228,22 @@ def _wait_for_network(name, timeout=60):
 
 
 # ------------------------------------------------------------------------------------------------ guests
-def present(name, address, gateway, bridge="lxcbr0", template="debian", release="bookworm", autostart=True,
-            memory_limit=None, running=True, packages=("python3", "openssh-server"), authorized_keys=(),
-            mirror=None, security_mirror=None, subnet=None):
+def present(
+    name,
+    address,
+    gateway,
+    bridge="lxcbr0",
+    template="debian",
+    release="bookworm",
+    autostart=True,
+    memory_limit=None,
+    running=True,
+    packages=("python3", "openssh-server"),
+    authorized_keys=(),
+    mirror=None,
+    security_mirror=None,
+    subnet=None,
+):
     """A guest exists, is configured as declared, can be reached by salt-ssh, and runs (unless ``running: false``).
 
     address
@@ -246,8 +271,13 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
     if not exists:
         changes["created"] = f"{template} {release}"
         if test:
-            planned = [f"created from {template} {release}", "configured", "given its address and keys",
-                       "started" if running else None, f"given {', '.join(packages)}" if packages else None]
+            planned = [
+                f"created from {template} {release}",
+                "configured",
+                "given its address and keys",
+                "started" if running else None,
+                f"given {', '.join(packages)}" if packages else None,
+            ]
             ret.update(result=None, comment=f"{name} would be " + ", ".join(p for p in planned if p))
             if running:
                 changes["state"] = {"old": None, "new": "RUNNING"}
@@ -257,8 +287,11 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
             cmd.append(f"--mirror={mirror}")
         created = _run(cmd, timeout=1800)
         if created["retcode"] != 0:
-            ret.update(result=False, changes={},
-                       comment=f"lxc-create {name} failed:\n{(created['stderr'] or created['stdout'])[-3000:]}")
+            ret.update(
+                result=False,
+                changes={},
+                comment=f"lxc-create {name} failed:\n{(created['stderr'] or created['stdout'])[-3000:]}",
+            )
             return ret
 
     state_before = _guest_state(name) or "STOPPED"
@@ -267,8 +300,9 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
         changes["config"] = {key: {"old": old, "new": new} for key, (old, new) in config_changes.items()}
     rootfs = _rootfs(name)
     file_changes = {}
-    for relative, (content, mode) in _guest_files(str(interface), gateway, authorized_keys, template, release, mirror,
-                                                       security_mirror).items():
+    for relative, (content, mode) in _guest_files(
+        str(interface), gateway, authorized_keys, template, release, mirror, security_mirror
+    ).items():
         path = os.path.join(rootfs, relative)
         if _read_file(path) != content or (os.stat(path).st_mode & 0o777) != mode:
             file_changes[relative] = (content, mode)
@@ -278,8 +312,9 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
     if missing:
         changes["packages"] = {"installed": missing}
     # A running guest reads its config and its network settings only when it starts.
-    restart = state_before == "RUNNING" and running and bool(
-        config_changes or set(file_changes) & {"etc/network/interfaces"})
+    restart = (
+        state_before == "RUNNING" and running and bool(config_changes or set(file_changes) & {"etc/network/interfaces"})
+    )
     start = running and (state_before != "RUNNING" or restart)
     stop = (not running and state_before == "RUNNING") or restart
     if start or stop:
@@ -319,12 +354,22 @@ def present(name, address, gateway, bridge="lxcbr0", template="debian", release=
                 ret.update(result=False, comment=f"cannot start {name} to install packages: {error}")
                 return ret
         _wait_for_network(name)
-        install = _attach(name, ["sh", "-c", "apt-get -o Acquire::Retries=3 update -q && apt-get -o "
-                                 "Acquire::Retries=3 install -y -q --no-install-recommends " + " ".join(missing)],
-                          timeout=900)
+        install = _attach(
+            name,
+            [
+                "sh",
+                "-c",
+                "apt-get -o Acquire::Retries=3 update -q && apt-get -o "
+                "Acquire::Retries=3 install -y -q --no-install-recommends " + " ".join(missing),
+            ],
+            timeout=900,
+        )
         if install["retcode"] != 0:
-            ret.update(result=False, comment=f"installing {', '.join(missing)} in {name} failed:\n"
-                                             f"{(install['stderr'] or install['stdout'])[-3000:]}")
+            ret.update(
+                result=False,
+                comment=f"installing {', '.join(missing)} in {name} failed:\n"
+                f"{(install['stderr'] or install['stdout'])[-3000:]}",
+            )
             return ret
         if not running:
             _run(["lxc-stop", "-n", name, "-t", "30"])
@@ -418,17 +463,19 @@ def net_running(name, address, dhcp_range=None, dhcp_max=None, domain=None):
         ret["comment"] = f"lxc-net is up: {name} has {address}"
         return ret
     action = "start" if differences == ["lxc-net is down"] else "restart"
-    ret["changes"] = {"lxc-net": {"old": "; ".join(differences), "new": f"{name} {address}",
-                                  "action": action}}
+    ret["changes"] = {"lxc-net": {"old": "; ".join(differences), "new": f"{name} {address}", "action": action}}
     if __opts__["test"]:
         ret.update(result=None, comment=f"lxc-net would {action}: " + "; ".join(differences))
         return ret
     result = _net_command(action)
     left = _net_differences(name, address, dhcp_range, dhcp_max, domain)
     if left:
-        ret.update(result=False, changes={},
-                   comment=f"lxc-net {action} did not bring up {name} as configured ({'; '.join(left)}): "
-                           f"{result['stderr'] or result['stdout']}")
+        ret.update(
+            result=False,
+            changes={},
+            comment=f"lxc-net {action} did not bring up {name} as configured ({'; '.join(left)}): "
+            f"{result['stderr'] or result['stdout']}",
+        )
         return ret
     ret["comment"] = f"lxc-net {action}ed: {name} has {address}"
     return ret
@@ -446,9 +493,12 @@ def net_dead(name):
         return ret
     result = _net_command("stop")
     if os.path.exists(LXC_NET_UP_FLAG) or _bridge_addresses(name) is not None:
-        ret.update(result=False, changes={},
-                   comment=f"lxc-net did not stop, or {name} is still there (guests attached?): "
-                           f"{result['stderr'] or result['stdout']}")
+        ret.update(
+            result=False,
+            changes={},
+            comment=f"lxc-net did not stop, or {name} is still there (guests attached?): "
+            f"{result['stderr'] or result['stdout']}",
+        )
         return ret
     ret["comment"] = "lxc-net stopped"
     return ret

@@ -81,7 +81,9 @@ def removed(name):
         ret["comment"] = f"{name} is not installed"
         return ret
     if __opts__["test"]:
-        ret.update(result=None, comment=f"{name} {current} would be removed", changes={name: {"old": current, "new": None}})
+        ret.update(
+            result=None, comment=f"{name} {current} would be removed", changes={name: {"old": current, "new": None}}
+        )
         return ret
     result = __salt__["cmd.run_all"](["npm", "uninstall", "--global", name], python_shell=False)
     if result["retcode"] != 0:

@@ -56,11 +56,23 @@ def _psql(sql, dbname="postgres", port=5432, runas="postgres", secret=None):
     ``secret`` is a string to be replaced by <hidden> in any error message (psql echoes a failing statement).
     """
     cmd = [
-        "psql", "--no-psqlrc", "--quiet", "--no-align", "--tuples-only", "--field-separator=\t",
-        "--set=ON_ERROR_STOP=1", f"--port={int(port)}", f"--dbname={dbname}",
+        "psql",
+        "--no-psqlrc",
+        "--quiet",
+        "--no-align",
+        "--tuples-only",
+        "--field-separator=\t",
+        "--set=ON_ERROR_STOP=1",
+        f"--port={int(port)}",
+        f"--dbname={dbname}",
     ]
     result = __salt__["cmd.run_all"](
-        cmd, stdin=sql, runas=runas, python_shell=False, cwd="/", ignore_retcode=True,
+        cmd,
+        stdin=sql,
+        runas=runas,
+        python_shell=False,
+        cwd="/",
+        ignore_retcode=True,
         # "quiet" keeps the command, its output and its errors out of Salt's log.
         output_loglevel="quiet",
     )
@@ -98,7 +110,7 @@ def password_matches(stored, password):
     if not stored or not stored.startswith("SCRAM-SHA-256$"):
         return False
     try:
-        iterations_salt, _keys = stored[len("SCRAM-SHA-256$"):].split("$", 1)
+        iterations_salt, _keys = stored[len("SCRAM-SHA-256$") :].split("$", 1)
         iterations, salt = iterations_salt.split(":", 1)
         expected = scram_verifier(password, base64.b64decode(salt), int(iterations))
     except (ValueError, TypeError):
@@ -121,8 +133,15 @@ def _password(password, password_pillar):
 
 
 def role_present(
-    name, password=None, password_pillar=None, login=True, superuser=False, createdb=False, createrole=False,
-    port=5432, runas="postgres",
+    name,
+    password=None,
+    password_pillar=None,
+    login=True,
+    superuser=False,
+    createdb=False,
+    createrole=False,
+    port=5432,
+    runas="postgres",
 ):
     """A role with these attributes and (if given) this password.
 
@@ -135,7 +154,8 @@ def role_present(
         rows = _psql(
             "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, coalesce(rolpassword, '') "
             f"FROM pg_authid WHERE rolname = {quote_literal(name)};",
-            port=port, runas=runas,
+            port=port,
+            runas=runas,
         )
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
@@ -159,8 +179,9 @@ def role_present(
         verb = "CREATE"
 
     if __opts__["test"]:
-        ret.update(result=None, changes=changes,
-                   comment=f"Role {name} would be {'created' if verb == 'CREATE' else 'altered'}")
+        ret.update(
+            result=None, changes=changes, comment=f"Role {name} would be {'created' if verb == 'CREATE' else 'altered'}"
+        )
         return ret
 
     options = [("" if value else "NO") + flag.upper() for flag, value in wanted.items()]
@@ -169,8 +190,7 @@ def role_present(
         verifier = scram_verifier(secret)
         options.append(f"PASSWORD {quote_literal(verifier)}")
     try:
-        _psql(f"{verb} ROLE {quote_ident(name)} WITH {' '.join(options)};", port=port, runas=runas,
-              secret=verifier)
+        _psql(f"{verb} ROLE {quote_ident(name)} WITH {' '.join(options)};", port=port, runas=runas, secret=verifier)
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
@@ -179,8 +199,15 @@ def role_present(
 
 
 def database_present(
-    name, owner=None, encoding="UTF8", lc_collate=None, lc_ctype=None, template="template0", extensions=(),
-    port=5432, runas="postgres",
+    name,
+    owner=None,
+    encoding="UTF8",
+    lc_collate=None,
+    lc_ctype=None,
+    template="template0",
+    extensions=(),
+    port=5432,
+    runas="postgres",
 ):
     """A database with this owner and encoding, and these extensions created in it.
 
@@ -193,7 +220,8 @@ def database_present(
         rows = _psql(
             "SELECT pg_encoding_to_char(encoding), pg_get_userbyid(datdba), datcollate, datctype "
             f"FROM pg_database WHERE datname = {quote_literal(name)};",
-            port=port, runas=runas,
+            port=port,
+            runas=runas,
         )
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
@@ -210,15 +238,20 @@ def database_present(
         if lc_ctype and ctype != lc_ctype:
             mismatches.append(f"lc_ctype is {ctype}, not {lc_ctype}")
         if mismatches:
-            ret.update(result=False, comment=f"Database {name} exists and cannot be changed: "
-                       + "; ".join(mismatches) + " (dump, drop and recreate it to change this)")
+            ret.update(
+                result=False,
+                comment=f"Database {name} exists and cannot be changed: "
+                + "; ".join(mismatches)
+                + " (dump, drop and recreate it to change this)",
+            )
             return ret
         if owner and current_owner != owner:
             statements.append(f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)};")
             changes["owner"] = {"old": current_owner, "new": owner}
         try:
-            present = {row[0] for row in _psql("SELECT extname FROM pg_extension;", dbname=name, port=port,
-                                               runas=runas)}
+            present = {
+                row[0] for row in _psql("SELECT extname FROM pg_extension;", dbname=name, port=port, runas=runas)
+            }
         except CommandExecutionError as exc:
             ret.update(result=False, comment=str(exc))
             return ret
@@ -248,8 +281,12 @@ def database_present(
         if statements:
             _psql("\n".join(statements), port=port, runas=runas)
         if missing:
-            _psql("\n".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(extension)};" for extension in missing),
-                  dbname=name, port=port, runas=runas)
+            _psql(
+                "\n".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(extension)};" for extension in missing),
+                dbname=name,
+                port=port,
+                runas=runas,
+            )
     except CommandExecutionError as exc:
         ret.update(result=False, comment=str(exc))
         return ret

@@ -515,7 +515,7 @@ def write_shop_project(path, version="v1"):
         "manage.py": MANAGE_PY.replace("sparkdemo.settings", "shop.settings"),
         "requirements.txt": SHOP_REQUIREMENTS,
         "requirements-dev.txt": "# development tools (installed outside production)\n",
-        "shop/__init__.py": "from shop.celery import app as celery_app\n\n__all__ = [\"celery_app\"]\n",
+        "shop/__init__.py": 'from shop.celery import app as celery_app\n\n__all__ = ["celery_app"]\n',
         "shop/settings.py": SHOP_SETTINGS.format(version=version),
         "shop/celery.py": SHOP_CELERY,
         "shop/wsgi.py": SHOP_WSGI,

@@ -27,7 +27,10 @@ def render_sls(tmp_path, sls, grains, pillar):
     (tmp_path / "minion").write_text(yaml.safe_dump(conf))
     proc = subprocess.run(
         [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", "state.show_sls", sls],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)["local"]

@@ -10,29 +10,42 @@ from tests.functional.test_map_per_os import arg
 
 PILLAR = {name: EXAMPLE[name] for name in ("db_postgres", "db_redis", "django")}
 SECRETS = [EXAMPLE["db_postgres"]["roles"]["shop"]["password"]] + [
-    value for project in EXAMPLE["django"]["projects"].values() for value in project.get("secrets", {}).values()]
+    value for project in EXAMPLE["django"]["projects"].values() for value in project.get("secrets", {}).values()
+]
 
 
 def test_every_django_state_renders_without_secrets(tmp_path):
-    states = render_sls(tmp_path, "django,django.rollback,django.getdata,django.putdata,django.clean",
-                        LINUX["Debian-12"], PILLAR)
+    states = render_sls(
+        tmp_path, "django,django.rollback,django.getdata,django.putdata,django.clean", LINUX["Debian-12"], PILLAR
+    )
     assert all(state_id.startswith("django-") for state_id in states)
     dump = yaml.safe_dump(states)
     for secret in SECRETS:
         assert secret not in dump
-    assert arg(states["django-shop-web-unit-file-managed"], "file", "name") == \
-        "/etc/systemd/system/django-shop-production-web.service"
-    assert arg(states["django-shop-test-web-unit-file-managed"], "file", "name") == \
-        "/etc/systemd/system/django-shop-test-web.service"
-    assert arg(states["django-shop-release-sparks-django-release-deployed"], "sparks_django", "name") == \
-        "/srv/django/shop/production"
+    assert (
+        arg(states["django-shop-web-unit-file-managed"], "file", "name")
+        == "/etc/systemd/system/django-shop-production-web.service"
+    )
+    assert (
+        arg(states["django-shop-test-web-unit-file-managed"], "file", "name")
+        == "/etc/systemd/system/django-shop-test-web.service"
+    )
+    assert (
+        arg(states["django-shop-release-sparks-django-release-deployed"], "sparks_django", "name")
+        == "/srv/django/shop/production"
+    )
     # Production skips dev requirements; test installs them.
-    assert arg(states["django-shop-release-sparks-django-release-deployed"], "sparks_django", "requirements") == \
-        ["requirements.txt"]
-    assert arg(states["django-shop-test-release-sparks-django-release-deployed"], "sparks_django", "requirements") == \
-        ["requirements.txt", "requirements-dev.txt"]
+    assert arg(states["django-shop-release-sparks-django-release-deployed"], "sparks_django", "requirements") == [
+        "requirements.txt"
+    ]
+    assert arg(states["django-shop-test-release-sparks-django-release-deployed"], "sparks_django", "requirements") == [
+        "requirements.txt",
+        "requirements-dev.txt",
+    ]
     env = states["django-shop-env-file-managed"]
     assert arg(env, "file", "mode") == "0600" and arg(env, "file", "show_changes") is False
-    assert arg(states["django-shop-nginx-site-file-managed"], "file", "check_cmd") == "/usr/local/sbin/sparks-nginx-check"
+    assert (
+        arg(states["django-shop-nginx-site-file-managed"], "file", "check_cmd") == "/usr/local/sbin/sparks-nginx-check"
+    )
     # Exactly one beat per environment, and only where enabled.
     assert "django-shop-beat-unit-file-managed" in states and "django-shop-test-beat-unit-file-managed" not in states

@@ -16,12 +16,20 @@ EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
 
 def test_lxc_renders_net_before_packages_and_one_state_per_guest(tmp_path):
     states = render_sls(tmp_path, "lxc", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
-    assert set(states) == {"lxc-net-config-file-managed", "lxc-packages-installed", "lxc-net-bridge-running",
-                           *(f"lxc-guest-{name}-present" for name in EXAMPLE["lxc"]["guests"])}
+    assert set(states) == {
+        "lxc-net-config-file-managed",
+        "lxc-packages-installed",
+        "lxc-net-bridge-running",
+        *(f"lxc-guest-{name}-present" for name in EXAMPLE["lxc"]["guests"]),
+    }
     pkg = states["lxc-packages-installed"]["pkg"]
     assert {"require": [{"file": "lxc-net-config-file-managed"}]} in pkg
-    web1 = {k: v for item in states["lxc-guest-web1-present"]["sparks_lxc"] if isinstance(item, dict)
-            for k, v in item.items()}
+    web1 = {
+        k: v
+        for item in states["lxc-guest-web1-present"]["sparks_lxc"]
+        if isinstance(item, dict)
+        for k, v in item.items()
+    }
     assert web1["address"] == "10.213.77.11/24"
     assert web1["gateway"] == "10.213.77.1"
     assert web1["memory_limit"] == "512M"
@@ -36,8 +44,13 @@ def test_lxc_default_subnet_is_not_lxcs_own():
 
 def test_lxc_clean_renders(tmp_path):
     states = render_sls(tmp_path, "lxc.clean", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
-    assert {"lxc-clean-net-bridge-dead", "lxc-clean-net-config-disabled", "lxc-clean-packages-removed",
-            "lxc-clean-guest-web1-absent", "lxc-clean-guest-db1-absent"} == set(states)
+    assert {
+        "lxc-clean-net-bridge-dead",
+        "lxc-clean-net-config-disabled",
+        "lxc-clean-packages-removed",
+        "lxc-clean-guest-web1-absent",
+        "lxc-clean-guest-db1-absent",
+    } == set(states)
 
 
 def salt_call(tmp_path, pillar, *args):
@@ -46,17 +59,25 @@ def salt_call(tmp_path, pillar, *args):
     (tmp_path / "pillar").mkdir(exist_ok=True)
     (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump({"sparks": pillar}))
     (tmp_path / "minion").write_text(yaml.safe_dump(conf))
-    return subprocess.run([SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_roster_module_lists_the_declared_guests(tmp_path):
     roster_file = tmp_path / "roster"
-    proc = salt_call(tmp_path, {"lxc": EXAMPLE["lxc"]}, "sparks_lxc.roster", "priv=/root/.ssh/id_ed25519",
-                     f"path={roster_file}")
+    proc = salt_call(
+        tmp_path, {"lxc": EXAMPLE["lxc"]}, "sparks_lxc.roster", "priv=/root/.ssh/id_ed25519", f"path={roster_file}"
+    )
     assert proc.returncode == 0, proc.stderr
-    expected = {name: {"host": guest["address"], "user": "root", "priv": "/root/.ssh/id_ed25519"}
-                for name, guest in EXAMPLE["lxc"]["guests"].items()}
+    expected = {
+        name: {"host": guest["address"], "user": "root", "priv": "/root/.ssh/id_ed25519"}
+        for name, guest in EXAMPLE["lxc"]["guests"].items()
+    }
     assert json.loads(proc.stdout)["local"] == expected
     assert yaml.safe_load(roster_file.read_text()) == expected
     assert roster_file.stat().st_mode & 0o777 == 0o600

@@ -30,7 +30,10 @@ def render(tmp_path, grains, pillar=None):
     (tmp_path / "minion").write_text(yaml.safe_dump(conf))
     proc = subprocess.run(
         [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", "state.show_sls", "base"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)["local"]
@@ -60,9 +63,20 @@ def test_layers_per_os(tmp_path, osname):
 
 
 def test_pillar_wins_over_os_layers_and_replaces_lists(tmp_path):
-    states = render(tmp_path, OSES["Ubuntu-24.04"], {"sparks": {"base": {
-        "packages": ["htop"], "admin_packages": [], "useless_packages": ["apport"], "sudo": {"group": "wheel"},
-    }}})
+    states = render(
+        tmp_path,
+        OSES["Ubuntu-24.04"],
+        {
+            "sparks": {
+                "base": {
+                    "packages": ["htop"],
+                    "admin_packages": [],
+                    "useless_packages": ["apport"],
+                    "sudo": {"group": "wheel"},
+                }
+            }
+        },
+    )
     # The states' own needs (unattended-upgrades, locales) join the one transaction; no fail2ban, no journal module.
     assert arg(states["base-packages-installed"], "pkg", "pkgs") == ["htop", "unattended-upgrades", "locales"]
     assert arg(states["base-packages-useless-purged"], "pkg", "pkgs") == ["apport"]

@@ -177,8 +177,9 @@ def test_npm_against_verdaccio(npm_registry, cache, tmp_path, monkeypatch):
         ("@sparks/htop", "2.1.0", "scoped htop", "2.0.0"),
         ("top-stats", "0.1.0", "process stats like htop", None),
     ]
-    assert [p.name for p in _ok(core.search("htop-node", managers="npm", npm_registry=npm_registry.url,
-                                            exact=True), "npm")] == ["htop-node"]
+    assert [
+        p.name for p in _ok(core.search("htop-node", managers="npm", npm_registry=npm_registry.url, exact=True), "npm")
+    ] == ["htop-node"]
 
 
 # ------------------------------------------------------------------------------------------ gem
@@ -211,10 +212,12 @@ def test_gem_source_with_the_search_api(cache):
     import http.server
     import threading
 
-    answer = json.dumps([
-        {"name": "htop-rb", "version": "1.1.0", "info": "A recorded API answer"},
-        {"name": "htop", "version": "0.3.0", "info": "htop"},
-    ]).encode()
+    answer = json.dumps(
+        [
+            {"name": "htop-rb", "version": "1.1.0", "info": "A recorded API answer"},
+            {"name": "htop", "version": "0.3.0", "info": "htop"},
+        ]
+    ).encode()
     seen = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -236,7 +239,8 @@ def test_gem_source_with_the_search_api(cache):
         url = "http://127.0.0.1:%d/" % server.server_address[1]
         found = _ok(core.search("htop", managers="gem", gem_source=url), "gem")
         assert [(p.name, p.version, p.summary) for p in found] == [
-            ("htop", "0.3.0", "htop"), ("htop-rb", "1.1.0", "A recorded API answer")
+            ("htop", "0.3.0", "htop"),
+            ("htop-rb", "1.1.0", "A recorded API answer"),
         ]
         assert seen == ["/api/v1/search.json?query=htop"]
         assert not list((cache / "gem").glob("*.static"))  # an API source is not marked static
@@ -276,10 +280,16 @@ def test_real_apt_agrees_with_apt_cache(cache):
 
 
 def test_all_local_backends_together_via_the_cli(pypi_server, npm_registry, gem_source, cache):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PKGSEARCH_PYPI_INDEX=pypi_server.url,
-               PKGSEARCH_NPM_REGISTRY=npm_registry.url, PKGSEARCH_GEM_SOURCE=gem_source.url)
-    proc = subprocess.run([sys.executable, "-m", "pkgsearch", "--json", "htop"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        PKGSEARCH_PYPI_INDEX=pypi_server.url,
+        PKGSEARCH_NPM_REGISTRY=npm_registry.url,
+        PKGSEARCH_GEM_SOURCE=gem_source.url,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pkgsearch", "--json", "htop"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     managers = {row["manager"] for row in data}

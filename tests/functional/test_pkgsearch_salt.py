@@ -56,8 +56,14 @@ def _env(servers):
 
 
 def _cli_json(servers, *args):
-    proc = subprocess.run([sys.executable, "-m", "pkgsearch", "--json", *args], cwd=ROOT, env=_env(servers),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pkgsearch", "--json", *args],
+        cwd=ROOT,
+        env=_env(servers),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)
 
@@ -66,7 +72,11 @@ def _salt_call_json(servers, *args):
     assert SALT_CALL, "salt-call not found"
     proc = subprocess.run(
         [SALT_CALL, "--local", "-c", "salt/config", "--out=json", "--log-level=quiet", "pkgsearch.search", *args],
-        cwd=ROOT, env=_env(servers), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=_env(servers),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return json.loads(proc.stdout)["local"]
@@ -91,7 +101,11 @@ def test_salt_call_gives_the_same_json_as_the_cli(servers, cli_args, salt_args):
 def test_salt_call_bad_input_is_an_invocation_error(servers):
     proc = subprocess.run(
         [SALT_CALL, "--local", "-c", "salt/config", "pkgsearch.search", "ht[op"],
-        cwd=ROOT, env=_env(servers), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=_env(servers),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode != 0
     assert "looks like a regular expression" in proc.stdout + proc.stderr

@@ -52,9 +52,7 @@ def test_migration_plan_migrate_and_showmigrations(django_module, project):
     assert pending.index("greetings.0001_initial") < pending.index("greetings.0002_greeting_language")
 
     django_module.migrate(app_label="greetings", migration_name="0001_initial", **project)
-    assert django_module.pending_migrations(app_label="greetings", **project) == [
-        "greetings.0002_greeting_language"
-    ]
+    assert django_module.pending_migrations(app_label="greetings", **project) == ["greetings.0002_greeting_language"]
     shown = django_module.showmigrations(app_label="greetings", **project)
     assert shown == {
         "greetings": [
@@ -198,9 +196,7 @@ def test_createsuperuser_password_never_on_command_line_or_in_return(django_modu
     assert "authenticated True" in checked
 
     with pytest.raises(CommandExecutionError) as excinfo:
-        django_module.createsuperuser(
-            "admin", email="admin@example.org", password=SUPERUSER_PASSWORD, **project
-        )
+        django_module.createsuperuser("admin", email="admin@example.org", password=SUPERUSER_PASSWORD, **project)
     assert "already taken" in str(excinfo.value)
     assert SUPERUSER_PASSWORD not in str(excinfo.value)
 
@@ -218,9 +214,7 @@ def test_dumpdata_then_loaddata_into_another_database(django_module, project, tm
     assert [row["fields"]["text"] for row in data] == ["hello"]
 
     fixture = tmp_path / "greetings.json"
-    assert django_module.dumpdata(app_labels="greetings", output=str(fixture), indent=2, **project) == str(
-        fixture
-    )
+    assert django_module.dumpdata(app_labels="greetings", output=str(fixture), indent=2, **project) == str(fixture)
     other = dict(project, env={"SPARKDEMO_DB": str(tmp_path / "other.sqlite3")})
     django_module.migrate(**other)
     # The data migration already created one greeting with id 1; loading the fixture overwrites it.

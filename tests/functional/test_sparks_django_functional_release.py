@@ -65,9 +65,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     root = tmp_path / "srv" / "sparkdemo"
     (root / "shared").mkdir(parents=True)
     env_file = root / "shared" / "sparkdemo.env"
-    env_file.write_text(
-        f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n"
-    )
+    env_file.write_text(f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n")
     env_file.chmod(0o600)
 
     def deploy(release, rev=None, **overrides):
@@ -104,9 +102,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert _current(root) == "releases/v1"
     assert (root / "releases" / "v1" / "src" / "static_collected" / "greetings" / "site.css").exists()
     if gettext_available():
-        assert (
-            root / "releases" / "v1" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
-        ).exists()
+        assert (root / "releases" / "v1" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo").exists()
     assert _served_text(module, root, django_install) == "v1: hello"
 
     # Re-applying: nothing to do, also in test mode.
@@ -205,9 +201,7 @@ def test_missing_root_and_bad_source_fail(loaders, tmp_path):
     assert "does not exist" in missing.comment
     root = tmp_path / "root"
     root.mkdir()
-    bad = states.release_deployed(
-        name=str(root), source=f"file://{tmp_path}/no-such-repo", release="r1", rev="main"
-    )
+    bad = states.release_deployed(name=str(root), source=f"file://{tmp_path}/no-such-repo", release="r1", rev="main")
     assert bad.result is False
     assert "git clone failed" in bad.comment
     assert not (root / "current").exists()
@@ -246,9 +240,7 @@ def test_commit_named_releases(loaders, tmp_path, django_install):
     assert _current(root) == f"releases/{first_id}"
     assert (root / "current" / "src" / "static_collected" / "greetings" / "site.css").exists()
     if gettext_available():
-        assert (
-            root / "current" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
-        ).exists()
+        assert (root / "current" / "src" / "greetings" / "locale" / "fr" / "LC_MESSAGES" / "django.mo").exists()
     again = states.release_deployed(**by_commit)
     assert again.result is True and again.changes == {}
     assert _served_text(module, root, django_install) == "v1: hello"
@@ -285,9 +277,7 @@ def test_deploy_as_an_unprivileged_user(loaders, tmp_path_factory, django_instal
     (root / "shared").mkdir(parents=True)
     shutil.chown(root / "shared", user="nobody")
     env_file = root / "shared" / "app.env"
-    env_file.write_text(
-        f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n"
-    )
+    env_file.write_text(f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n")
     env_file.chmod(0o600)
 
     ret = states.release_deployed(

@@ -57,9 +57,7 @@ def test_migrated_backwards_to_a_target(django_states, context):
     back = django_states.migrated(app_label="greetings", migration_name="0001_initial", **context)
     assert back.result is True
     assert back.changes == {"unapplied": ["greetings.0002_greeting_language"]}
-    assert (
-        django_states.migrated(app_label="greetings", migration_name="0001_initial", **context).changes == {}
-    )
+    assert django_states.migrated(app_label="greetings", migration_name="0001_initial", **context).changes == {}
 
 
 def test_migrated_failure_carries_stderr(django_states, tmp_path, django_install):

@@ -17,7 +17,9 @@ def copy_checkout(target, dest="/root/sparks"):
     root.mkdir(parents=True)
     subprocess.run(
         f"tar -C {REPO_ROOT} --exclude=.git --exclude=.salt --exclude=.venv --exclude=__pycache__ -cf - . "
-        f"| tar -C {root} -xf -", shell=True, check=True,
+        f"| tar -C {root} -xf -",
+        shell=True,
+        check=True,
     )
     return dest
 

@@ -62,8 +62,9 @@ def test_first_apply_succeeds(cache):
     target, first = cache
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert first.failed(target.name) == {}
-    assert {"db-redis-package-installed", "db-memcached-package-installed",
-            "db-sqlite-package-installed"} <= set(first.changed(target.name))
+    assert {"db-redis-package-installed", "db-memcached-package-installed", "db-sqlite-package-installed"} <= set(
+        first.changed(target.name)
+    )
 
 
 def test_redis_answers_ping_with_pillar_settings(cache):
@@ -114,4 +115,6 @@ def test_changed_setting_restarts_only_the_service_it_belongs_to(cache, salt_ssh
     assert main_pid(target, "redis-server") != redis_before
     assert main_pid(target, "memcached") == memcached_before
     assert target.run("redis-cli -p 6380 CONFIG GET maxmemory-policy", check=True).stdout.split() == [
-        "maxmemory-policy", "volatile-lru"]
+        "maxmemory-policy",
+        "volatile-lru",
+    ]

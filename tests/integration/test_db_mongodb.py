@@ -44,8 +44,7 @@ def mongo(target_run, salt_ssh):
 
 def test_dry_run_reports_repository_key_package_config_and_service(mongo, salt_ssh):
     target = mongo
-    before = target.run("find /etc/apt /etc/mongod.conf -xdev 2>/dev/null | sort",
-                        check=False).stdout
+    before = target.run("find /etc/apt /etc/mongod.conf -xdev 2>/dev/null | sort", check=False).stdout
     salt_ssh.set_pillar(pillar(key_hash=KEY_HASH))
     ret = salt_ssh.run(target.name, "state.apply", "db_mongodb", test=True)
     states = ret.states(target.name)
@@ -57,12 +56,12 @@ def test_dry_run_reports_repository_key_package_config_and_service(mongo, salt_s
     assert "would have been executed" in states["db-mongodb-repo-key-file-managed"]["comment"]
     # (tests/functional/test_db_render.py checks the repository line itself.)
     assert states["db-mongodb-repo-list-file-managed"]["changes"] == {
-        "newfile": "/etc/apt/sources.list.d/mongodb-org.list"}
+        "newfile": "/etc/apt/sources.list.d/mongodb-org.list"
+    }
     assert states["db-mongodb-package-installed"]["changes"] == {"mongodb-org": {"new": "installed", "old": ""}}
     # Test mode touched nothing: no key, no list, no configuration.
     assert not (target.root / "etc/apt/keyrings/mongodb-server.asc").exists()
-    assert target.run("find /etc/apt /etc/mongod.conf -xdev 2>/dev/null | sort",
-                      check=False).stdout == before
+    assert target.run("find /etc/apt /etc/mongod.conf -xdev 2>/dev/null | sort", check=False).stdout == before
 
 
 def test_without_a_verified_key_nothing_is_trusted(mongo, salt_ssh):
@@ -85,7 +84,7 @@ def test_key_is_installed_only_when_its_download_matches_the_hash(mongo, salt_ss
         ret = salt_ssh.run(target.name, "state.apply", "db_mongodb.repo")
         state = ret.states(target.name)["db-mongodb-repo-key-file-managed"]
         assert state["result"] is result, state["comment"]
-        installed = (target.root / "etc/apt/keyrings/mongodb-server.asc")
+        installed = target.root / "etc/apt/keyrings/mongodb-server.asc"
         assert installed.exists() is result
     # The third run found the file matching its hash and fetched nothing.
     assert state["changes"] == {}

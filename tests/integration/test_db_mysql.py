@@ -35,8 +35,9 @@ def test_first_apply_succeeds(mysql):
 def test_mariadb_answers_ping_with_pillar_settings(mysql):
     target, _ = mysql
     assert "mysqld is alive" in target.run("mysqladmin ping", check=True).stdout
-    values = target.run("mysql -Nse 'SELECT @@max_connections, @@bind_address, @@character_set_server'",
-                        check=True).stdout.split()
+    values = target.run(
+        "mysql -Nse 'SELECT @@max_connections, @@bind_address, @@character_set_server'", check=True
+    ).stdout.split()
     settings = EXAMPLE["db_mysql"]["settings"]
     assert values == [str(settings["max_connections"]), settings["bind-address"], settings["character-set-server"]]
 
@@ -46,8 +47,9 @@ def test_django_build_libraries_are_installed_and_usable(mysql):
     wanted = set(DEFAULTS["packages"] + EXAMPLE["dev_django_full"]["extra_packages"])
     assert wanted - target.packages() == set()
     # What psycopg, pylibmc, lxml and pyzmq builds look up.
-    target.run("pkg-config --exists libpq libmemcached libxml-2.0 libxslt libzmq && python3-config --includes",
-               check=True)
+    target.run(
+        "pkg-config --exists libpq libmemcached libxml-2.0 libxslt libzmq && python3-config --includes", check=True
+    )
 
 
 def test_second_apply_changes_nothing(mysql, salt_ssh):

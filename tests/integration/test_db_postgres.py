@@ -35,7 +35,8 @@ def pillar(**changes):
 def tcp_login(target, password, sql="SELECT current_user, current_database()"):
     """psql over TCP to 127.0.0.1 as the example role, password in the environment (never on a command line)."""
     return target.run(
-        f"PGPASSWORD=\"$(cat)\" psql -h 127.0.0.1 -U {ROLE} -d {DATABASE} -Atc \"{sql}\"", input=password,
+        f'PGPASSWORD="$(cat)" psql -h 127.0.0.1 -U {ROLE} -d {DATABASE} -Atc "{sql}"',
+        input=password,
     )
 
 
@@ -67,10 +68,16 @@ def test_first_apply_creates_the_role_and_database(pg):
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert first.failed(target.name) == {}
     changed = first.changed(target.name)
-    assert changed[f"db-postgres-role-{ROLE}-present"] == {"role": "created", "login": True, "createdb": True,
-                                                            "password": "set"}
-    assert changed[f"db-postgres-database-{DATABASE}-present"] == {"database": "created",
-                                                                    "extensions": ["pg_trgm", "unaccent"]}
+    assert changed[f"db-postgres-role-{ROLE}-present"] == {
+        "role": "created",
+        "login": True,
+        "createdb": True,
+        "password": "set",
+    }
+    assert changed[f"db-postgres-database-{DATABASE}-present"] == {
+        "database": "created",
+        "extensions": ["pg_trgm", "unaccent"],
+    }
     assert PASSWORD not in first.stdout + first.stderr
 
 
@@ -79,8 +86,12 @@ def test_role_logs_in_over_tcp_with_its_password_and_sees_its_database(pg):
     login = tcp_login(target, PASSWORD)
     assert login.returncode == 0, login.stderr
     assert login.stdout.strip() == f"{ROLE}|{DATABASE}"
-    owner = tcp_login(target, PASSWORD, "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) "
-                                        "FROM pg_database WHERE datname = current_database()")
+    owner = tcp_login(
+        target,
+        PASSWORD,
+        "SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) "
+        "FROM pg_database WHERE datname = current_database()",
+    )
     assert owner.stdout.strip() == f"{ROLE}|UTF8"
     extensions = tcp_login(target, PASSWORD, "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension")
     assert extensions.stdout.strip() == "pg_trgm,plpgsql,unaccent"
@@ -94,8 +105,9 @@ def test_settings_and_pg_hba_come_from_pillar(pg):
     hba = target.read(HBA)
     assert hba.splitlines()[3].split() == ["local", "all", "postgres", "peer"]
     assert ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"] in [line.split() for line in hba.splitlines()]
-    errors = target.run("runuser -u postgres -- psql -Atc 'SELECT count(*) FROM pg_hba_file_rules "
-                        "WHERE error IS NOT NULL'", check=True)
+    errors = target.run(
+        "runuser -u postgres -- psql -Atc 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL'", check=True
+    )
     assert errors.stdout.strip() == "0"
 
 
@@ -118,16 +130,21 @@ def test_setting_change_reloads_without_restart(pg, salt_ssh):
     assert postmaster_pid(target) == before
     # Back to the example's settings, for the checks that follow.
     back = salt_ssh.run(target.name, "state.apply", "db_postgres")
-    assert list(back.changed(target.name)) == ["db-postgres-config-settings-file-managed",
-                                               "db-postgres-service-running"]
+    assert list(back.changed(target.name)) == [
+        "db-postgres-config-settings-file-managed",
+        "db-postgres-service-running",
+    ]
     assert postmaster_pid(target) == before
 
 
 def test_changed_password_is_applied_and_never_shown(pg, salt_ssh):
     target, _ = pg
     # Sample every process's command line while the state runs: neither the password nor its verifier may show.
-    target.run("nohup sh -c 'while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr \"\\0\" \" \" >>/root/ps.log;"
-               " echo >>/root/ps.log; sleep 0.02; done' >/dev/null 2>&1 & echo $! >/root/ps.pid", check=True)
+    target.run(
+        'nohup sh -c \'while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " >>/root/ps.log;'
+        " echo >>/root/ps.log; sleep 0.02; done' >/dev/null 2>&1 & echo $! >/root/ps.pid",
+        check=True,
+    )
     try:
         ret = apply(salt_ssh, target, pillar(roles={ROLE: {**EXAMPLE["roles"][ROLE], "password": NEW_PASSWORD}}))
     finally:
@@ -152,8 +169,9 @@ def test_changed_password_is_applied_and_never_shown(pg, salt_ssh):
 def test_pg_hba_that_postgres_would_not_parse_is_refused_and_old_file_stays(pg, salt_ssh):
     target, _ = pg
     before = target.read(HBA)
-    bad_rules = EXAMPLE["hba"] + [{"type": "host", "database": "all", "user": "all", "address": "10.0.0.0/99",
-                                   "method": "scram-sha-256"}]
+    bad_rules = EXAMPLE["hba"] + [
+        {"type": "host", "database": "all", "user": "all", "address": "10.0.0.0/99", "method": "scram-sha-256"}
+    ]
     ret = apply(salt_ssh, target, pillar(hba=bad_rules))
     assert ret.returncode != 0
     failed = ret.failed(target.name)

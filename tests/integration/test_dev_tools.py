@@ -21,16 +21,25 @@ GEMSPEC = """Gem::Specification.new do |s|
 end
 """
 # pillar.example's sections, plus a gem from a file (no gem index here).
-PILLAR = example_pillar("users", "dev_mini", "dev_web", "powerline", dev_web={
-    "gems": [{"name": "sparkstest", "version": "0.1.0", "source": "/root/gems/sparkstest-0.1.0.gem"}],
-})
+PILLAR = example_pillar(
+    "users",
+    "dev_mini",
+    "dev_web",
+    "powerline",
+    dev_web={
+        "gems": [{"name": "sparkstest", "version": "0.1.0", "source": "/root/gems/sparkstest-0.1.0.gem"}],
+    },
+)
 
 
 @pytest.fixture(scope="module")
 def dev_target(target_run, salt_ssh):
     (target,) = target_run.boot("dev1")
-    target.run("useradd -m -s /bin/bash alice && install -d -o alice -m 0755 ~alice/.ssh "
-               "&& install -o alice -m 0644 /dev/null ~alice/.ssh/id_test", check=True)
+    target.run(
+        "useradd -m -s /bin/bash alice && install -d -o alice -m 0755 ~alice/.ssh "
+        "&& install -o alice -m 0644 /dev/null ~alice/.ssh/id_test",
+        check=True,
+    )
     salt_ssh.set_pillar(PILLAR)
     first = salt_ssh.run(target.name, "state.apply", ROLES)
     yield target, first
@@ -57,8 +66,16 @@ def test_first_apply(dev_target, salt_ssh):
 
 def test_dev_packages_and_sources_dir(dev_target):
     target, _ = dev_target
-    assert {"git", "make", "git-flow", "ack", "python3-dev", "virtualenvwrapper", "gettext",
-            "build-essential"} <= target.packages()
+    assert {
+        "git",
+        "make",
+        "git-flow",
+        "ack",
+        "python3-dev",
+        "virtualenvwrapper",
+        "gettext",
+        "build-essential",
+    } <= target.packages()
     assert target.run("stat -c '%U %a' ~alice/sources", check=True).stdout.strip() == "alice 755"
     assert target.run("runuser -u alice -- python3 -m venv /tmp/alice-venv").returncode == 0
 

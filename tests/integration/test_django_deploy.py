@@ -56,8 +56,14 @@ def why(result, target):
         failed = result.failed(target.name)
     except AssertionError as exc:
         return str(exc)
-    return "\n".join(f"{sid}: {ret['comment'][:1500]}" for sid, ret in failed.items()
-                      if not ret["comment"].startswith("One or more requisite failed")) or result.stderr[-3000:]
+    return (
+        "\n".join(
+            f"{sid}: {ret['comment'][:1500]}"
+            for sid, ret in failed.items()
+            if not ret["comment"].startswith("One or more requisite failed")
+        )
+        or result.stderr[-3000:]
+    )
 
 
 def get(target, path="/", port=80, timeout=10):
@@ -131,7 +137,8 @@ def as_shop(target, root, code):
     return target.run(
         f"runuser -u shop -- sh -c 'set -a; . {root}/.env; set +a; cd {root}/current/src && "
         f"../venv/bin/python manage.py shell'",
-        input=code, timeout=120,
+        input=code,
+        timeout=120,
     )
 
 
@@ -161,13 +168,18 @@ def test_first_deploy_serves_v1_from_the_database(shop):
 def test_test_and_production_side_by_side(shop):
     target, _, _ = shop
     assert get(target, port=8080) == (200, "shop v1: hello")
-    units = ["django-shop-production-web", "django-shop-production-worker-default", "django-shop-production-beat",
-             "django-shop-test-web", "django-shop-test-worker-default"]
+    units = [
+        "django-shop-production-web",
+        "django-shop-production-worker-default",
+        "django-shop-production-beat",
+        "django-shop-test-web",
+        "django-shop-test-worker-default",
+    ]
     active = target.run(f"systemctl is-active {' '.join(units)} django-shop-test-beat").stdout.split()
     assert active == ["active"] * len(units) + ["inactive"], active  # one beat: production's
     # Separate databases: production's is `shop`, test's is `shop_test`.
-    assert "postgres://shop:" in target.read(f"{PROD_ROOT}/.env") and "/shop\"" in target.read(f"{PROD_ROOT}/.env")
-    assert "/shop_test\"" in target.read(f"{TEST_ROOT}/.env")
+    assert "postgres://shop:" in target.read(f"{PROD_ROOT}/.env") and '/shop"' in target.read(f"{PROD_ROOT}/.env")
+    assert '/shop_test"' in target.read(f"{TEST_ROOT}/.env")
 
 
 def test_env_file_is_private_to_the_project_user(shop):
@@ -178,8 +190,11 @@ def test_env_file_is_private_to_the_project_user(shop):
 
 def test_celery_task_runs_end_to_end(shop):
     target, _, _ = shop
-    out = as_shop(target, PROD_ROOT, "from greetings.tasks import add_greeting\n"
-                                     "print('TASK', add_greeting.delay('from-celery').get(timeout=60))\n")
+    out = as_shop(
+        target,
+        PROD_ROOT,
+        "from greetings.tasks import add_greeting\nprint('TASK', add_greeting.delay('from-celery').get(timeout=60))\n",
+    )
     assert out.returncode == 0 and "TASK " in out.stdout, out.stdout + out.stderr
     assert get(target) == (200, "shop v1: hello, from-celery")
     assert get(target, port=8080) == (200, "shop v1: hello")  # the test environment's own database
@@ -206,7 +221,9 @@ def test_new_release_under_load_drops_no_request(shop, salt_ssh):
     assert loop.bodies[-1] == "shop v2: hello, from-celery"
     changed = result.changed(target.name)
     assert changed["django-shop-release-sparks-django-release-deployed"]["current"] == {
-        "old": commits["v1"][:12], "new": commits["v2"][:12]}
+        "old": commits["v1"][:12],
+        "new": commits["v2"][:12],
+    }
     assert "django-shop-web-gunicorn-reload-cmd-run" in changed
     # gunicorn reloaded gracefully (same master), celery restarted, the test environment untouched.
     assert main_pid(target, "django-shop-production-web") == gunicorn
@@ -234,14 +251,20 @@ def test_rollback_to_v1(shop, salt_ssh):
     target, _, commits = shop
     gunicorn = main_pid(target, "django-shop-production-web")
     salt_ssh.set_pillar(pillar(prod_rev="v2"))
-    rolled, loop = under_load(target, lambda: salt_ssh.run(
-        target.name, "state.apply", "django.rollback", pillar={"django_rollback": {"projects": ["shop"]}}))
+    rolled, loop = under_load(
+        target,
+        lambda: salt_ssh.run(
+            target.name, "state.apply", "django.rollback", pillar={"django_rollback": {"projects": ["shop"]}}
+        ),
+    )
     OUTPUTS.append(rolled.stdout + rolled.stderr)
     assert loop.failures == [], loop.failures[:5]
     assert rolled.returncode == 0, why(rolled, target)
     changed = rolled.changed(target.name)
     assert changed["django-shop-rollback-sparks-django-rolled-back"]["current"] == {
-        "old": commits["v2"][:12], "new": commits["v1"][:12]}
+        "old": commits["v2"][:12],
+        "new": commits["v1"][:12],
+    }
     assert current_release(target) == commits["v1"][:12]
     deadline = time.monotonic() + 30
     while get(target)[1] != "shop v1: hello, from-celery" and time.monotonic() < deadline:
@@ -268,13 +291,21 @@ def test_changed_unit_restarts_only_that_unit(shop, salt_ssh):
     target, _, _ = shop
     data = pillar(prod_rev="v1")
     data["sparks"]["django"]["projects"]["shop"]["workers"]["default"]["concurrency"] = 3
-    before = {unit: main_pid(target, unit) for unit in (
-        "django-shop-production-web", "django-shop-production-worker-default", "django-shop-production-beat")}
+    before = {
+        unit: main_pid(target, unit)
+        for unit in (
+            "django-shop-production-web",
+            "django-shop-production-worker-default",
+            "django-shop-production-beat",
+        )
+    }
     result = apply(salt_ssh, target, data)
     assert result.failed(target.name) == {}
     assert set(result.changed(target.name)) == {
-        "django-shop-worker-default-unit-file-managed", "django-shop-units-systemd-daemon-reload-cmd-run",
-        "django-shop-worker-default-service-running"}
+        "django-shop-worker-default-unit-file-managed",
+        "django-shop-units-systemd-daemon-reload-cmd-run",
+        "django-shop-worker-default-service-running",
+    }
     assert main_pid(target, "django-shop-production-worker-default") != before["django-shop-production-worker-default"]
     assert main_pid(target, "django-shop-production-web") == before["django-shop-production-web"]
     assert main_pid(target, "django-shop-production-beat") == before["django-shop-production-beat"]

@@ -113,18 +113,29 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
     """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate."""
     (node,) = target_run.boot("agentless1")
     try:
-        salt_ssh.set_pillar({"sparks": {"salt_minion": {
-            "master": target_run.network.gateway, "master_port": master.config["ret_port"],
-            "publish_port": master.config["publish_port"], "roles": ["local_perms"], "version": _salt_version(),
-        }}})
+        salt_ssh.set_pillar(
+            {
+                "sparks": {
+                    "salt_minion": {
+                        "master": target_run.network.gateway,
+                        "master_port": master.config["ret_port"],
+                        "publish_port": master.config["publish_port"],
+                        "roles": ["local_perms"],
+                        "version": _salt_version(),
+                    }
+                }
+            }
+        )
         applied = salt_ssh.run(node.name, "state.apply", "salt_minion")
         assert applied.failed(node.name) == {}, applied.stdout[-3000:]
         salt = master.salt_cli(timeout=600)
         try:
             wait_for_ping(salt, node.name, [node.name])
         except BaseException:
-            diagnostics = node.run("systemctl status salt-minion --no-pager; journalctl -u salt-minion --no-pager"
-                                   " | tail -30; cat /etc/salt/minion.d/sparks.conf")
+            diagnostics = node.run(
+                "systemctl status salt-minion --no-pager; journalctl -u salt-minion --no-pager"
+                " | tail -30; cat /etc/salt/minion.d/sparks.conf"
+            )
             print(diagnostics.stdout, diagnostics.stderr)
             raise
         ret = salt.run("state.highstate", minion_tgt=node.name, _timeout=600)

@@ -63,11 +63,20 @@ class SaltCall:
         (self.pillar_dir / "local.sls").write_text(yaml.safe_dump(data))
 
     def run(self, fun, *args, timeout=900):
-        cmd = [str(BIN / "salt-call"), "-c", str(self.config_dir), "--local", "--out=json", "--no-color",
-               "--log-level=quiet", "--retcode-passthrough", fun, *args]
+        cmd = [
+            str(BIN / "salt-call"),
+            "-c",
+            str(self.config_dir),
+            "--local",
+            "--out=json",
+            "--no-color",
+            "--log-level=quiet",
+            "--retcode-passthrough",
+            fun,
+            *args,
+        ]
         started = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              cwd=self.work_dir)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.work_dir)
         try:
             data = json.loads(proc.stdout) if proc.stdout.strip() else {}
         except json.JSONDecodeError:
@@ -111,8 +120,11 @@ def cleanup(pillar):
         sh("nft delete table inet lxc; nft delete table ip lxc")
     else:
         subnet = lxc["net"]["subnet"]
-        for rule in (f"-t nat -D POSTROUTING -s {subnet} ! -d {subnet} -j MASQUERADE",
-                     f"-D FORWARD -i {bridge} -j ACCEPT", f"-D FORWARD -o {bridge} -j ACCEPT"):
+        for rule in (
+            f"-t nat -D POSTROUTING -s {subnet} ! -d {subnet} -j MASQUERADE",
+            f"-D FORWARD -i {bridge} -j ACCEPT",
+            f"-D FORWARD -o {bridge} -j ACCEPT",
+        ):
             while sh(f"iptables -w {rule}").returncode == 0:
                 pass
     with contextlib.suppress(FileNotFoundError):
@@ -175,12 +187,17 @@ def test_guests_have_python3_their_address_and_settings(lxc_host):
 def test_roster_from_our_module_lets_salt_ssh_apply_lxc_base(lxc_host, tmp_path):
     salt, _, pillar, key = lxc_host
     options = json.dumps(["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"])
-    ret = salt.run("sparks_lxc.roster", f"priv={key}", f"ssh_options={options}",
-                   "set_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    ret = salt.run(
+        "sparks_lxc.roster",
+        f"priv={key}",
+        f"ssh_options={options}",
+        "set_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    )
     roster = ret.data["local"]
     assert sorted(roster) == sorted(guests(pillar))
     assert {name: entry["host"] for name, entry in roster.items()} == {
-        name: guest["address"] for name, guest in guests(pillar).items()}
+        name: guest["address"] for name, guest in guests(pillar).items()
+    }
 
     ssh = SaltSSH(tmp_path / "salt-ssh", roster=roster)
     ssh.set_pillar(example_pillar("lxc_base"))

@@ -32,8 +32,14 @@ def repo_salt_ssh(roster_file, *args, timeout=900):
     import time
 
     started = time.monotonic()
-    proc = subprocess.run([SALT_SSH, f"--roster-file={roster_file}", "--out=json", "--static", *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [SALT_SSH, f"--roster-file={roster_file}", "--out=json", "--static", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     data = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
     return SaltResult(proc.returncode, data, proc.stdout, proc.stderr, time.monotonic() - started)
 

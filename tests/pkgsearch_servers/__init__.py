@@ -124,9 +124,7 @@ class PyPIIndex:
 
     def _render(self):
         names = sorted(self.projects)
-        self.root_json = json.dumps(
-            {"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in names]}
-        ).encode()
+        self.root_json = json.dumps({"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in names]}).encode()
         self.root_html = (
             "<!DOCTYPE html><html><body>"
             + "".join(f'<a href="/simple/{_norm(n)}/">{n}</a>\n' for n in names)
@@ -152,9 +150,41 @@ class PyPIIndex:
 
 def generated_names(count, seed=7):
     """count distinct, plausible project names (deterministic)."""
-    syllables = ["py", "data", "flask", "django", "tool", "kit", "net", "json", "yaml", "http", "async",
-                 "ml", "cli", "web", "test", "lib", "core", "io", "db", "sql", "redis", "auth", "cloud",
-                 "fast", "mini", "micro", "grid", "plot", "text", "image", "graph", "queue", "cache"]
+    syllables = [
+        "py",
+        "data",
+        "flask",
+        "django",
+        "tool",
+        "kit",
+        "net",
+        "json",
+        "yaml",
+        "http",
+        "async",
+        "ml",
+        "cli",
+        "web",
+        "test",
+        "lib",
+        "core",
+        "io",
+        "db",
+        "sql",
+        "redis",
+        "auth",
+        "cloud",
+        "fast",
+        "mini",
+        "micro",
+        "grid",
+        "plot",
+        "text",
+        "image",
+        "graph",
+        "queue",
+        "cache",
+    ]
     names, i = [], 0
     n = len(syllables)
     while len(names) < count:
@@ -184,11 +214,18 @@ def verdaccio_bin():
     with open(os.path.join(folder, "package.json"), "w") as fh:
         # node-fetch is pinned because some registries' node-fetch lacks the "cjs" dist-tag
         # that verdaccio's dependencies ask for.
-        json.dump({"name": "sparks-pkgsearch-verdaccio", "private": True,
-                   "dependencies": {"verdaccio": VERDACCIO_VERSION},
-                   "overrides": {"node-fetch": "2.7.0"}}, fh)
-    proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=folder,
-                          capture_output=True, text=True, timeout=600)
+        json.dump(
+            {
+                "name": "sparks-pkgsearch-verdaccio",
+                "private": True,
+                "dependencies": {"verdaccio": VERDACCIO_VERSION},
+                "overrides": {"node-fetch": "2.7.0"},
+            },
+            fh,
+        )
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True, timeout=600
+    )
     if proc.returncode or not os.access(exe, os.X_OK):
         raise Unavailable("npm install verdaccio@%s failed: %s" % (VERDACCIO_VERSION, proc.stderr[-300:]))
     return exe
@@ -231,8 +268,13 @@ class Verdaccio:
                 f"listen: 127.0.0.1:{self.port}\n"
             )
         self.log = open(os.path.join(self.tmp, "verdaccio.log"), "w")
-        self.proc = subprocess.Popen([exe, "--config", config], stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [exe, "--config", config],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             if not _wait_port(self.port, 60, self.proc):
                 raise Unavailable("verdaccio did not start: " + open(self.log.name).read()[-500:])
@@ -244,25 +286,49 @@ class Verdaccio:
 
     def _publish(self):
         body = json.dumps({"name": "tester", "password": "tester-pass-1"}).encode()
-        req = urllib.request.Request(self.url + "-/user/org.couchdb.user:tester", data=body, method="PUT",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + "-/user/org.couchdb.user:tester",
+            data=body,
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         token = json.load(opener.open(req, timeout=30))["token"]
         npmrc = os.path.join(self.tmp, "npmrc")
         with open(npmrc, "w") as fh:
             fh.write(f"registry={self.url}\n//127.0.0.1:{self.port}/:_authToken={token}\n")
-        env = dict(os.environ, npm_config_userconfig=npmrc, npm_config_registry=self.url,
-                   npm_config_cache=os.path.join(self.tmp, "npm-cache"), npm_config_update_notifier="false")
+        env = dict(
+            os.environ,
+            npm_config_userconfig=npmrc,
+            npm_config_registry=self.url,
+            npm_config_cache=os.path.join(self.tmp, "npm-cache"),
+            npm_config_update_notifier="false",
+        )
         for name, version, description in self.packages:
             folder = os.path.join(self.tmp, "pkgs", name.replace("/", "__"))
             os.makedirs(folder)
             with open(os.path.join(folder, "package.json"), "w") as fh:
-                json.dump({"name": name, "version": version, "description": description,
-                           "keywords": ["pkgsearch-test"], "license": "MIT", "main": "index.js"}, fh)
+                json.dump(
+                    {
+                        "name": name,
+                        "version": version,
+                        "description": description,
+                        "keywords": ["pkgsearch-test"],
+                        "license": "MIT",
+                        "main": "index.js",
+                    },
+                    fh,
+                )
             with open(os.path.join(folder, "index.js"), "w") as fh:
                 fh.write("module.exports = 1;\n")
-            proc = subprocess.run(["npm", "publish", "--access", "public", "--registry", self.url],
-                                  cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                ["npm", "publish", "--access", "public", "--registry", self.url],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if proc.returncode:
                 raise Unavailable(f"npm publish {name} failed: {proc.stderr[-400:]}")
 
@@ -327,13 +393,15 @@ class GemSource:
                     f"  s.name = {name!r}\n  s.version = {version!r}\n  s.summary = {summary!r}\n"
                     "  s.authors = ['sparks']\n  s.files = Dir['lib/*.rb']\n  s.license = 'MIT'\nend\n"
                 )
-            proc = subprocess.run(["gem", "build", name + ".gemspec"], cwd=folder, env=env,
-                                  capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                ["gem", "build", name + ".gemspec"], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+            )
             if proc.returncode:
                 raise Unavailable(f"gem build {name} failed: {proc.stderr[-300:]}")
             shutil.move(os.path.join(folder, f"{name}-{version}.gem"), os.path.join(root, "gems"))
-        proc = subprocess.run(["gem", "generate_index", "--directory", root], env=env,
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["gem", "generate_index", "--directory", root], env=env, capture_output=True, text=True, timeout=300
+        )
         if proc.returncode:
             raise Unavailable(f"gem generate_index failed: {proc.stderr[-300:]}")
 

@@ -65,8 +65,10 @@ class SaltResult:
         if isinstance(ret, dict) and "return" in ret and isinstance(ret["return"], (dict, list)):
             ret = ret["return"]
         if not isinstance(ret, dict) or not all(isinstance(v, dict) and "result" in v for v in ret.values()):
-            raise AssertionError(f"{name} did not return state results: {json.dumps(ret, indent=1)[:3000]}\n"
-                                 f"stderr: {self.stderr[-3000:]}")
+            raise AssertionError(
+                f"{name} did not return state results: {json.dumps(ret, indent=1)[:3000]}\n"
+                f"stderr: {self.stderr[-3000:]}"
+            )
         return {value.get("__id__", key): value for key, value in ret.items()}
 
     def failed(self, name):
@@ -106,8 +108,14 @@ class SaltSSH:
 
     def command(self, target, fun, *args, **kwargs):
         cmd = [
-            str(Path(sys.executable).parent / "salt-ssh"), "-c", str(self.config_dir),
-            "--roster-file", str(self.config_dir / "roster"), "--out=json", "--static", "--no-color",
+            str(Path(sys.executable).parent / "salt-ssh"),
+            "-c",
+            str(self.config_dir),
+            "--roster-file",
+            str(self.config_dir / "roster"),
+            "--out=json",
+            "--static",
+            "--no-color",
             "--log-level=quiet",
         ]
         if isinstance(target, (list, tuple)):

@@ -162,8 +162,12 @@ class Network:
 
     def down(self):
         for rule in self._rules:
-            while _run(["iptables", *self._table(rule), "-D", *self._chain_and_spec(rule), *self._comment()],
-                       check=False).returncode == 0:
+            while (
+                _run(
+                    ["iptables", *self._table(rule), "-D", *self._chain_and_spec(rule), *self._comment()], check=False
+                ).returncode
+                == 0
+            ):
                 pass
         _run(["ip", "link", "del", self.name], check=False)
         before = self.run_dir / "ip_forward.before"
@@ -209,23 +213,40 @@ class Target:
         for sub in ("upper", "work", "root"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         lower = f"{minion_layer_dir()}:{self.run_.image}" if minion else str(self.run_.image)
-        _run([
-            "mount", "-t", "overlay", "overlay", "-o",
-            f"lowerdir={lower},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
-            str(self.root),
-        ])
+        _run(
+            [
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                f"lowerdir={lower},upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
+                str(self.root),
+            ]
+        )
         self._configure(extra_files or {})
         (self.dir / "archives").mkdir()
         with open(self.log, "w", encoding="utf-8") as log:
             process = subprocess.Popen(
                 [
-                    "systemd-nspawn", "-D", str(self.root), "-M", self.name, "--boot", "--register=no",
-                    "--keep-unit", f"--network-bridge={self.run_.network.name}", "--console=read-only",
+                    "systemd-nspawn",
+                    "-D",
+                    str(self.root),
+                    "-M",
+                    self.name,
+                    "--boot",
+                    "--register=no",
+                    "--keep-unit",
+                    f"--network-bridge={self.run_.network.name}",
+                    "--console=read-only",
                     # Every target sees the .debs earlier targets downloaded, and writes (and locks) only its own
                     # upper layer, so targets can run apt at the same time; shutdown() harvests new files.
                     f"--overlay={APT_ARCHIVES}:{self.dir / 'archives'}:/var/cache/apt/archives",
                 ],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid = process.pid
         self._process = process
@@ -264,10 +285,30 @@ class Target:
     def run(self, command, check=False, timeout=120, input=None):  # pylint: disable=redefined-builtin
         """Run a shell command inside the target as root; returns CompletedProcess (text)."""
         result = subprocess.run(
-            ["nsenter", "-t", str(self.leader_pid()), "-m", "-u", "-i", "-n", "-p", "-C",
-             "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "HOME=/root", "LANG=C.UTF-8", "/bin/sh", "-c", command],
-            text=True, capture_output=True, timeout=timeout, input=input, check=False,
+            [
+                "nsenter",
+                "-t",
+                str(self.leader_pid()),
+                "-m",
+                "-u",
+                "-i",
+                "-n",
+                "-p",
+                "-C",
+                "env",
+                "-i",
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME=/root",
+                "LANG=C.UTF-8",
+                "/bin/sh",
+                "-c",
+                command,
+            ],
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            input=input,
+            check=False,
         )
         if check and result.returncode != 0:
             raise TargetError(f"{self.name}: {command!r} exited {result.returncode}: {result.stderr}{result.stdout}")

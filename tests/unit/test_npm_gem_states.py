@@ -26,8 +26,11 @@ def binaries_present(monkeypatch):
 def npm_tree(**versions):
     import json
 
-    return {"retcode": 0, "stderr": "", "stdout": json.dumps(
-        {"dependencies": {name: {"version": version} for name, version in versions.items()}})}
+    return {
+        "retcode": 0,
+        "stderr": "",
+        "stdout": json.dumps({"dependencies": {name: {"version": version} for name, version in versions.items()}}),
+    }
 
 
 def test_npm_present_at_wanted_version_changes_nothing():
@@ -48,8 +51,9 @@ def test_npm_test_mode_reports_without_installing():
 
 
 def test_npm_install_failure_is_a_failure_with_the_error():
-    sparks_npm.__salt__["cmd.run_all"] = MagicMock(side_effect=[
-        npm_tree(), {"retcode": 1, "stdout": "", "stderr": "E404 not found"}])
+    sparks_npm.__salt__["cmd.run_all"] = MagicMock(
+        side_effect=[npm_tree(), {"retcode": 1, "stdout": "", "stderr": "E404 not found"}]
+    )
     ret = sparks_npm.installed("nosuchpkg", registry="http://127.0.0.1:4873/")
     assert ret["result"] is False and "E404 not found" in ret["comment"]
 

@@ -12,6 +12,7 @@ def test_pillar_example_is_valid():
     formulas = [str(REPO_ROOT / "formulas")]
     data = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())
     assert list(data) == ["sparks"]
-    errors = sparks_pillar.validate(data["sparks"], sparks_pillar.load_schemas(formulas),
-                                    sparks_pillar.list_states(formulas))
+    errors = sparks_pillar.validate(
+        data["sparks"], sparks_pillar.load_schemas(formulas), sparks_pillar.list_states(formulas)
+    )
     assert errors == []

@@ -173,8 +173,9 @@ def test_apt_skipped_without_lists(tmp_path, monkeypatch):
 def test_apt_reads_lz4_lists(lists):
     src = lists / "upd_Packages"
     src.write_text(UPDATES)
-    subprocess.run(["lz4", "-q", str(src), str(lists / "deb.example_dists_x-updates_main_binary-amd64_Packages.lz4")],
-                   check=True)
+    subprocess.run(
+        ["lz4", "-q", str(src), str(lists / "deb.example_dists_x-updates_main_binary-amd64_Packages.lz4")], check=True
+    )
     src.unlink()
     assert [p.name for p in _search("newtop")] == ["newtop"]
 
@@ -182,8 +183,10 @@ def test_apt_reads_lz4_lists(lists):
 def test_brew_parsers():
     text = "==> Formulae\nhtop\nhtop-osx \u2714\n\n==> Casks\nhtop-monitor\n"
     assert brew.parse_search(text) == {"formula": ["htop", "htop-osx"], "cask": ["htop-monitor"]}
-    info = '{"formulae":[{"name":"htop","desc":"d","versions":{"stable":"3.3.0"},"installed":[{"version":"3.2"}]}],' \
-           '"casks":[{"token":"c","desc":"x","version":"1","installed":null}]}'
+    info = (
+        '{"formulae":[{"name":"htop","desc":"d","versions":{"stable":"3.3.0"},"installed":[{"version":"3.2"}]}],'
+        '"casks":[{"token":"c","desc":"x","version":"1","installed":null}]}'
+    )
     assert brew.parse_info(info) == [("formula", "htop", "3.3.0", "d", "3.2"), ("cask", "c", "1", "x", None)]
 
 
@@ -210,7 +213,8 @@ def test_dnf_parser_dnf4_and_dnf5():
 
 def test_gem_search_parser():
     assert gem.parse_gem_search("\n*** REMOTE GEMS ***\n\nhtop (0.3.0)\nrake (13.0.6, 12.3.3)\n") == [
-        ("htop", ["0.3.0"]), ("rake", ["13.0.6", "12.3.3"])
+        ("htop", ["0.3.0"]),
+        ("rake", ["13.0.6", "12.3.3"]),
     ]
 
 
@@ -227,8 +231,14 @@ def test_pypi_project_list_parsers_and_matching():
 
 
 def test_pypi_version_from_simple_page():
-    page = {"files": [{"filename": "x-1.0.tar.gz"}, {"filename": "x-1.10-py3-none-any.whl"},
-                      {"filename": "x-2.0rc1.tar.gz"}, {"filename": "x-1.9.tar.gz"}]}
+    page = {
+        "files": [
+            {"filename": "x-1.0.tar.gz"},
+            {"filename": "x-1.10-py3-none-any.whl"},
+            {"filename": "x-2.0rc1.tar.gz"},
+            {"filename": "x-1.9.tar.gz"},
+        ]
+    }
     assert pypi.details_from_simple(page) == "1.10"
     assert pypi.details_from_simple({"versions": ["0.1", "0.2"], "files": []}) == "0.2"
     assert pypi.details_from_simple({"files": []}) is None

@@ -153,7 +153,11 @@ def test_search_runs_backends_concurrently_and_ranks_across_them(stubs):
     took = time.monotonic() - started
     assert took < 3 * 0.4, "three 0.4 s backends must overlap, not run one after another"
     assert [(p.manager, p.name) for p in report.packages] == [
-        ("apt", "htop"), ("npm", "htop"), ("pypi", "htop-py"), ("apt", "bashtop"), ("npm", "top")
+        ("apt", "htop"),
+        ("npm", "htop"),
+        ("pypi", "htop-py"),
+        ("apt", "bashtop"),
+        ("npm", "top"),
     ]
     assert report.exit_code == 0
 
@@ -206,7 +210,11 @@ def test_output_formats():
     import json
 
     assert json.loads(output.as_json(pkgs))[1] == {
-        "manager": "npm", "name": "htop-x", "version": None, "summary": "", "installed": None
+        "manager": "npm",
+        "name": "htop-x",
+        "version": None,
+        "summary": "",
+        "installed": None,
     }
 
 

@@ -47,8 +47,13 @@ def mod(tmp_path, monkeypatch):
 
 def test_search_returns_the_cli_schema(mod):
     assert mod.search("htop", managers="apt") == [
-        {"manager": "apt", "name": "htop", "version": "3.2.2-2", "summary": "interactive processes viewer",
-         "installed": None},
+        {
+            "manager": "apt",
+            "name": "htop",
+            "version": "3.2.2-2",
+            "summary": "interactive processes viewer",
+            "installed": None,
+        },
         {"manager": "apt", "name": "htop-doc", "version": "3.2.2-2", "summary": "docs", "installed": None},
     ]
     assert [r["name"] for r in mod.search("htop", managers=["apt"], exact=True)] == ["htop"]
@@ -99,8 +104,9 @@ def test_managers_function(mod):
 
 def test_bundle_is_up_to_date():
     """salt/_utils/pkgsearch_bundle.py must embed exactly the current package sources."""
-    proc = subprocess.run([sys.executable, "-m", "pkgsearch.bundle", "--check"], cwd=ROOT, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pkgsearch.bundle", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, "run `python -m pkgsearch.bundle` and commit: " + proc.stderr
 
 

@@ -245,9 +245,7 @@ def test_check_rejects_unknown_fail_level(project):
 def test_dumpdata_and_loaddata_arguments(run_all, project):
     run_all.return_value = _ok("[]")
     assert (
-        sparks_django.dumpdata(
-            app_labels=["shop"], indent=2, natural_foreign=True, exclude="shop.log", **project
-        )
+        sparks_django.dumpdata(app_labels=["shop"], indent=2, natural_foreign=True, exclude="shop.log", **project)
         == "[]"
     )
     assert run_all.call_args.args[0][5:] == [
@@ -296,9 +294,7 @@ def test_parse_migration_plan():
         {"migration": "shop.0003_backfill", "backwards": False, "operations": ["Raw Python operation"]},
     ]
     assert sparks_django._parse_migration_plan(BACKWARDS_PLAN)[0]["backwards"] is True
-    assert (
-        sparks_django._parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
-    )
+    assert sparks_django._parse_migration_plan("Planned operations:\n  No planned migration operations.\n") == []
 
 
 def test_parse_showmigrations():

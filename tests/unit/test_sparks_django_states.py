@@ -113,9 +113,7 @@ def test_migrated_applies(salt_mocks):
 
 def test_migrated_failure_reports_what_ran(salt_mocks):
     salt_mocks["sparks_django.migration_plan"].return_value = PLAN
-    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
-        "Django command 'migrate' failed: boom"
-    )
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError("Django command 'migrate' failed: boom")
     salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_backfill"]
     ret = states.migrated(**PROJECT)
     assert ret["result"] is False
@@ -327,9 +325,7 @@ def test_failed_build_step_leaves_current(root, salt_mocks):
 def test_failed_migration_leaves_current(root, salt_mocks):
     assert _deploy(root, "v1")["result"] is True
     salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0003_broken"]
-    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError(
-        "Django command 'migrate' failed: boom"
-    )
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError("Django command 'migrate' failed: boom")
     ret = _deploy(root, "v2")
     assert ret["result"] is False
     assert "migrate failed" in ret["comment"] and "boom" in ret["comment"]

@@ -9,8 +9,15 @@ from tests.support.loadmod import load
 
 sparks_lxc = load("_states", "sparks_lxc")
 KEY = "ssh-ed25519 AAAAtest admin@example"
-ARGS = {"address": "10.213.77.11/24", "gateway": "10.213.77.1", "subnet": "10.213.77.0/24", "bridge": "lxcbr0",
-        "memory_limit": "512M", "authorized_keys": [KEY], "packages": ["python3"]}
+ARGS = {
+    "address": "10.213.77.11/24",
+    "gateway": "10.213.77.1",
+    "subnet": "10.213.77.0/24",
+    "bridge": "lxcbr0",
+    "memory_limit": "512M",
+    "authorized_keys": [KEY],
+    "packages": ["python3"],
+}
 
 
 class FakeLXC:
@@ -48,8 +55,10 @@ def lxc(tmp_path, monkeypatch):
     monkeypatch.setattr(sparks_lxc.salt.utils.path, "which", lambda name: f"/usr/bin/{name}")
     guest = tmp_path / "web1"
     (guest / "rootfs").mkdir(parents=True)
-    (guest / "config").write_text(f"lxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n"
-                                  f"lxc.rootfs.path = dir:{guest / 'rootfs'}\n")
+    (guest / "config").write_text(
+        f"lxc.net.0.type = veth\nlxc.net.0.link = lxcbr0\nlxc.net.0.flags = up\n"
+        f"lxc.rootfs.path = dir:{guest / 'rootfs'}\n"
+    )
     return fake
 
 
@@ -115,14 +124,23 @@ def test_net_differences(monkeypatch, tmp_path):
     flag = tmp_path / "network_up"
     monkeypatch.setattr(sparks_lxc, "LXC_NET_UP_FLAG", str(flag))
     monkeypatch.setattr(sparks_lxc, "_bridge_addresses", lambda bridge: ["10.213.77.1/24"])
-    args = ["dnsmasq", "--listen-address", "10.213.77.1", "--dhcp-range", "10.213.77.200,10.213.77.250",
-            "--dhcp-lease-max=51", "--interface=lxcbr0"]
+    args = [
+        "dnsmasq",
+        "--listen-address",
+        "10.213.77.1",
+        "--dhcp-range",
+        "10.213.77.200,10.213.77.250",
+        "--dhcp-lease-max=51",
+        "--interface=lxcbr0",
+    ]
     monkeypatch.setattr(sparks_lxc, "_dnsmasq_args", lambda: args)
     wanted = ("lxcbr0", "10.213.77.1/24", "10.213.77.200,10.213.77.250", 51, "")
     assert sparks_lxc._net_differences(*wanted) == ["lxc-net is down"]
     flag.touch()
     assert sparks_lxc._net_differences(*wanted) == []
     assert sparks_lxc._net_differences("lxcbr0", "10.213.77.1/24", "10.213.77.210,10.213.77.240", 51, "") == [
-        "dnsmasq runs without --dhcp-range 10.213.77.210,10.213.77.240"]
+        "dnsmasq runs without --dhcp-range 10.213.77.210,10.213.77.240"
+    ]
     assert sparks_lxc._net_differences("lxcbr0", "10.213.78.1/24", *wanted[2:]) == [
-        "lxcbr0 has 10.213.77.1/24, not 10.213.78.1/24"]
+        "lxcbr0 has 10.213.77.1/24, not 10.213.78.1/24"
+    ]

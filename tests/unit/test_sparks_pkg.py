@@ -20,10 +20,12 @@ Inst bash [5.2.15-2+b2] (5.2.15-2+b7 Debian:12.9/stable [amd64])
 Inst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/stable-security [amd64])
 Conf bash (5.2.15-2+b7 Debian:12.9/stable [amd64])
 """
-BREW_OUTDATED = json.dumps({
-    "formulae": [{"name": "htop", "installed_versions": ["3.2.1"], "current_version": "3.3.0"}],
-    "casks": [{"name": "firefox", "installed_versions": ["120.0"], "current_version": "121.0"}],
-})
+BREW_OUTDATED = json.dumps(
+    {
+        "formulae": [{"name": "htop", "installed_versions": ["3.2.1"], "current_version": "3.3.0"}],
+        "casks": [{"name": "firefox", "installed_versions": ["120.0"], "current_version": "121.0"}],
+    }
+)
 
 
 @pytest.fixture
@@ -37,13 +39,16 @@ def test_parsers():
         {"name": "libssl3", "current": "3.0.15-1~deb12u1", "latest": "3.0.17-1~deb12u2"},
     ]
     assert sparks_pkg.parse_npm_outdated('{"less": {"current": "4.1.3", "wanted": "4.1.3", "latest": "4.2.0"}}') == [
-        {"name": "less", "current": "4.1.3", "latest": "4.2.0"}]
+        {"name": "less", "current": "4.1.3", "latest": "4.2.0"}
+    ]
     assert sparks_pkg.parse_npm_outdated("") == []
     assert sparks_pkg.parse_pip_outdated('[{"name": "salt", "version": "3007.1", "latest_version": "3007.16"}]') == [
-        {"name": "salt", "current": "3007.1", "latest": "3007.16"}]
+        {"name": "salt", "current": "3007.1", "latest": "3007.16"}
+    ]
     assert sparks_pkg.parse_gem_outdated("rake (13.0.6 < 13.2.1)\nbundler (2.4.1 < 2.5.0)\n") == [
         {"name": "rake", "current": "13.0.6", "latest": "13.2.1"},
-        {"name": "bundler", "current": "2.4.1", "latest": "2.5.0"}]
+        {"name": "bundler", "current": "2.4.1", "latest": "2.5.0"},
+    ]
     assert [item["name"] for item in sparks_pkg.parse_brew_outdated(BREW_OUTDATED)] == ["htop", "firefox"]
 
 
@@ -69,6 +74,11 @@ def test_missing_managers_are_skipped_and_unknown_ones_refused(monkeypatch):
     sparks_pkg.__salt__["pillar.get"] = MagicMock(return_value=[])
     result = sparks_pkg.refresh_all()
     assert {name: r["status"] for name, r in result.items()} == {
-        "apt": "skipped", "brew": "skipped", "npm": "skipped", "pip": "skipped", "gem": "skipped"}
+        "apt": "skipped",
+        "brew": "skipped",
+        "npm": "skipped",
+        "pip": "skipped",
+        "gem": "skipped",
+    }
     with pytest.raises(sparks_pkg.SaltInvocationError, match="unknown package manager"):
         sparks_pkg.refresh_all(managers="apt,yum")

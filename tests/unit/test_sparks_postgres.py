@@ -11,8 +11,10 @@ sparks_postgres = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sparks_postgres)
 
 # Stored by PostgreSQL 15 for `CREATE ROLE ... PASSWORD 'pencil'` (password_encryption = scram-sha-256).
-PG15_VERIFIER = ("SCRAM-SHA-256$4096:oY8bNA/rbdVHGE2IHb7VdQ==$IMhVVkG++0DuTAF12z3nS1Vecc7SGiIlsNSBjVh+X/E=:"
-                 "QgkRF2009UQlGRXIjtb76AIYE+xKHCrNpHAbbzd2vxc=")
+PG15_VERIFIER = (
+    "SCRAM-SHA-256$4096:oY8bNA/rbdVHGE2IHb7VdQ==$IMhVVkG++0DuTAF12z3nS1Vecc7SGiIlsNSBjVh+X/E=:"
+    "QgkRF2009UQlGRXIjtb76AIYE+xKHCrNpHAbbzd2vxc="
+)
 SECRET = "s3cret-'pass'"
 
 
@@ -42,12 +44,18 @@ def state(monkeypatch):
     def _state(answers=None, test=False, pillar=None, fail=None):
         psql = FakePsql(answers, fail)
         pillar = pillar or {}
-        monkeypatch.setattr(sparks_postgres, "__salt__", {
-            "cmd.run_all": psql,
-            "pillar.get": lambda key, default=None: pillar.get(key, default),
-        }, raising=False)
+        monkeypatch.setattr(
+            sparks_postgres,
+            "__salt__",
+            {
+                "cmd.run_all": psql,
+                "pillar.get": lambda key, default=None: pillar.get(key, default),
+            },
+            raising=False,
+        )
         monkeypatch.setattr(sparks_postgres, "__opts__", {"test": test}, raising=False)
         return psql
+
     return _state
 
 
@@ -141,8 +149,7 @@ def test_existing_database_gets_new_owner_and_missing_extensions_only(state):
     psql = state({"FROM pg_database": [["UTF8", "old", "C", "C"]], "FROM pg_extension": [["plpgsql"], ["pg_trgm"]]})
     ret = sparks_postgres.database_present("shop", owner="shop", extensions=["pg_trgm", "unaccent"])
     assert ret["changes"] == {"owner": {"old": "old", "new": "shop"}, "extensions": ["unaccent"]}
-    assert psql.statements() == ['ALTER DATABASE "shop" OWNER TO "shop";',
-                                 'CREATE EXTENSION IF NOT EXISTS "unaccent";']
+    assert psql.statements() == ['ALTER DATABASE "shop" OWNER TO "shop";', 'CREATE EXTENSION IF NOT EXISTS "unaccent";']
 
 
 def test_existing_database_with_other_encoding_is_a_failure_not_a_silent_pass(state):
