@@ -3,7 +3,7 @@
 What does a Django deploy with the `django` formula cost, and does it drop requests?
 
 Boots one fresh Debian 12 target, applies db_postgres + db_redis + django with pillar.example's sections (the
-`shop` test project from tests/functional/sparks_django_support.py at v1, its git repository inside the target),
+`shop` test project from tests/support/django_projects.py at v1, its git repository inside the target),
 then, while the host sends GET / through nginx in a loop, times:
   - a no-op re-apply (nothing to do),
   - a new release (v2: build, migrate, switch, graceful gunicorn reload, health check, celery restart),
@@ -24,8 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.functional.sparks_django_support import make_shop_repository  # noqa: E402
-from tests.integration.test_django_deploy import REPO, RequestLoop, pillar  # noqa: E402
+from tests.support.django_projects import SHOP_REPO as REPO  # noqa: E402
+from tests.support.django_projects import make_shop_repository  # noqa: E402
+from tests.support.django_projects import shop_pillar as pillar  # noqa: E402
+from tests.support.http import RequestLoop  # noqa: E402
 from tests.support.saltrun import SaltSSH  # noqa: E402
 from tests.support.targets import TargetRun  # noqa: E402
 

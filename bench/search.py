@@ -23,9 +23,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from pkgsearch_servers import GemSource, PyPIIndex, Unavailable, Verdaccio, generated_names  # noqa: E402
+from tests.support.registries import GemSource, PyPIIndex, Unavailable, Verdaccio, generated_names  # noqa: E402
 
 PKGSEARCH = [sys.executable, "-m", "pkgsearch"]
 

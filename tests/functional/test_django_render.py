@@ -5,8 +5,10 @@ secret reaches the rendered states (they are read from pillar by the env file's 
 
 import yaml
 
-from tests.functional.test_db_render import EXAMPLE, LINUX, render_sls
-from tests.functional.test_map_per_os import arg
+from tests.support.render import LINUX, arg, show_sls
+from tests.support.saltrun import REPO_ROOT
+
+EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
 
 PILLAR = {name: EXAMPLE[name] for name in ("db_postgres", "db_redis", "django")}
 SECRETS = [EXAMPLE["db_postgres"]["roles"]["shop"]["password"]] + [
@@ -15,8 +17,11 @@ SECRETS = [EXAMPLE["db_postgres"]["roles"]["shop"]["password"]] + [
 
 
 def test_every_django_state_renders_without_secrets(tmp_path):
-    states = render_sls(
-        tmp_path, "django,django.rollback,django.getdata,django.putdata,django.clean", LINUX["Debian-12"], PILLAR
+    states = show_sls(
+        tmp_path,
+        "django,django.rollback,django.getdata,django.putdata,django.clean",
+        LINUX["Debian-12"],
+        {"sparks": PILLAR},
     )
     assert all(state_id.startswith("django-") for state_id in states)
     dump = yaml.safe_dump(states)

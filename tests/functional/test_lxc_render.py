@@ -3,19 +3,17 @@ tests/integration/test_lxc.py), its clean state, the pillar checker on its keys,
 """
 
 import json
-import subprocess
 
 import yaml
 
-from tests.functional.test_db_render import LINUX, render_sls
-from tests.functional.test_map_per_os import SALT_CALL
-from tests.support.saltrun import REPO_ROOT, repo_config
+from tests.support.render import LINUX, salt_call, show_sls
+from tests.support.saltrun import REPO_ROOT
 
 EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
 
 
 def test_lxc_renders_net_before_packages_and_one_state_per_guest(tmp_path):
-    states = render_sls(tmp_path, "lxc", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
+    states = show_sls(tmp_path, "lxc", LINUX["Debian-12"], {"sparks": {"lxc": EXAMPLE["lxc"]}})
     assert set(states) == {
         "lxc-net-config-file-managed",
         "lxc-packages-installed",
@@ -43,7 +41,7 @@ def test_lxc_default_subnet_is_not_lxcs_own():
 
 
 def test_lxc_clean_renders(tmp_path):
-    states = render_sls(tmp_path, "lxc.clean", LINUX["Debian-12"], {"lxc": EXAMPLE["lxc"]})
+    states = show_sls(tmp_path, "lxc.clean", LINUX["Debian-12"], {"sparks": {"lxc": EXAMPLE["lxc"]}})
     assert {
         "lxc-clean-net-bridge-dead",
         "lxc-clean-net-config-disabled",
@@ -53,25 +51,14 @@ def test_lxc_clean_renders(tmp_path):
     } == set(states)
 
 
-def salt_call(tmp_path, pillar, *args):
-    conf = repo_config(tmp_path, tmp_path / "pillar")
-    conf.update(file_client="local")
-    (tmp_path / "pillar").mkdir(exist_ok=True)
-    (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump({"sparks": pillar}))
-    (tmp_path / "minion").write_text(yaml.safe_dump(conf))
-    return subprocess.run(
-        [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_roster_module_lists_the_declared_guests(tmp_path):
     roster_file = tmp_path / "roster"
     proc = salt_call(
-        tmp_path, {"lxc": EXAMPLE["lxc"]}, "sparks_lxc.roster", "priv=/root/.ssh/id_ed25519", f"path={roster_file}"
+        tmp_path,
+        {"sparks": {"lxc": EXAMPLE["lxc"]}},
+        "sparks_lxc.roster",
+        "priv=/root/.ssh/id_ed25519",
+        f"path={roster_file}",
     )
     assert proc.returncode == 0, proc.stderr
     expected = {
@@ -85,6 +72,6 @@ def test_roster_module_lists_the_declared_guests(tmp_path):
 
 def test_unknown_guest_key_is_refused(tmp_path):
     pillar = {"lxc": {"guests": {"web1": {"address": "10.213.77.11", "ram": "1G"}}}}
-    proc = salt_call(tmp_path, pillar, "state.show_sls", "lxc")
+    proc = salt_call(tmp_path, {"sparks": pillar}, "state.show_sls", "lxc")
     assert proc.returncode != 0
     assert "sparks:lxc:guests:web1:ram: unknown key" in proc.stdout + proc.stderr

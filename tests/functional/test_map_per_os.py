@@ -4,51 +4,14 @@ Rendering is all that can be checked for Ubuntu and macOS here (CI runs Debian o
 for real in tests/integration/test_base.py.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
-from tests.support.saltrun import repo_config
-
-SALT_CALL = str(Path(sys.executable).parent / "salt-call")
-OSES = {
-    "Debian-12": {"os_family": "Debian", "os": "Debian", "osfinger": "Debian-12"},
-    "Ubuntu-24.04": {"os_family": "Debian", "os": "Ubuntu", "osfinger": "Ubuntu-24.04"},
-    "macOS": {"os_family": "MacOS", "os": "MacOS", "osfinger": "MacOS-14"},
-}
-
-
-def render(tmp_path, grains, pillar=None):
-    conf = repo_config(tmp_path, tmp_path / "pillar")
-    conf.update(file_client="local", grains=grains)
-    (tmp_path / "pillar").mkdir(exist_ok=True)
-    (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump(pillar or {}))
-    (tmp_path / "minion").write_text(yaml.safe_dump(conf))
-    proc = subprocess.run(
-        [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", "state.show_sls", "base"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)["local"]
-
-
-def arg(state, module, key):
-    for item in state[module]:
-        if isinstance(item, dict) and key in item:
-            return item[key]
-    raise KeyError(key)
+from tests.support.render import OSES, arg, show_sls
 
 
 @pytest.mark.parametrize("osname", OSES)
 def test_layers_per_os(tmp_path, osname):
-    states = render(tmp_path, OSES[osname])
+    states = show_sls(tmp_path, "base", OSES[osname])
     packages = arg(states["base-packages-installed"], "pkg", "pkgs")
     sudo = arg(states["base-sudo-dropin-managed"], "file", "context")["sudo"]
     if osname == "macOS":
@@ -63,8 +26,9 @@ def test_layers_per_os(tmp_path, osname):
 
 
 def test_pillar_wins_over_os_layers_and_replaces_lists(tmp_path):
-    states = render(
+    states = show_sls(
         tmp_path,
+        "base",
         OSES["Ubuntu-24.04"],
         {
             "sparks": {

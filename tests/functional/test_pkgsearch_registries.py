@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from pkgsearch import core  # noqa: E402
-from pkgsearch_servers import GemSource, PyPIIndex, Unavailable, Verdaccio, generated_names  # noqa: E402
+from tests.support.registries import GemSource, PyPIIndex, Unavailable, Verdaccio, generated_names  # noqa: E402
 
 PYPI_PROJECTS = {
     "htop-py": ("1.2.0", "htop written in Python"),

@@ -2,7 +2,7 @@
 `pkgsearch --json` (the issue's "done when"), the module through pytest-salt-factories'
 Loaders, and what salt-ssh ships to a target (module + bundle) runs from the thin's layout.
 
-Registries are loopback servers (see tests/pkgsearch_servers); apt is this machine's."""
+Registries are loopback servers (see tests/support/registries); apt is this machine's."""
 
 import importlib.util
 import json
@@ -17,9 +17,8 @@ import pytest
 import salt.config
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from pkgsearch_servers import GemSource, PyPIIndex, Unavailable, Verdaccio  # noqa: E402
+from tests.support.registries import GemSource, PyPIIndex, Unavailable, Verdaccio  # noqa: E402
 
 SALT_CALL = shutil.which("salt-call", path=os.path.dirname(sys.executable)) or shutil.which("salt-call")
 

@@ -11,18 +11,14 @@ import time
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
+from tests.support.django_projects import (
     SECRET_KEY_VALUE,
     SUPERUSER_PASSWORD,
-    django_install,
     gettext_available,
-    loaders,
-    minion_opts,
-    reset_loaders_state,
     write_project,
 )
 
-pytestmark = [pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("reset_loaders_state")]
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,15 @@ import subprocess
 
 import pytest
 
-from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
+from tests.support.django_projects import (
     NEWEST_LINE,
     OLDEST_LINE,
     SECRET_KEY_VALUE,
-    django_install,
     gettext_available,
-    loaders,
     make_git_repository,
-    minion_opts,
-    reset_loaders_state,
 )
 
-pytestmark = [pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("reset_loaders_state")]
 
 
 def _current(root):

@@ -7,16 +7,12 @@ import logging
 
 import pytest
 
-from sparks_django_support import (  # noqa: F401,F811  (fixtures are imported by name)
+from tests.support.django_projects import (
     SUPERUSER_PASSWORD,
-    django_install,
-    loaders,
-    minion_opts,
-    reset_loaders_state,
     write_project,
 )
 
-pytestmark = [pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("reset_loaders_state")]
 
 
 @pytest.fixture(scope="module")

@@ -1,39 +1,27 @@
 """The `django` formula applied for real, with `db_postgres` and `db_redis`, to one Debian 12 target through salt-ssh,
 using pillar.example's sections (only the git source and revisions differ: the test's own repository).
 
-The project is `shop` (tests/functional/sparks_django_support.py): a model with migrations, a view reading the
+The project is `shop` (tests/support/django_projects.py): a model with migrations, a view reading the
 database, a health view, a celery task through Redis, static files. Its git repository (tags v1, v2 and a v3 whose
 migration fails) is written into the target at /srv/src/shop.git. Requests come from the host to the target's
 address on the test bridge, through nginx. The tests run in order and share the target.
 """
 
-import copy
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.functional.sparks_django_support import make_shop_repository
+from tests.support.django_projects import SHOP_REPO as REPO
+from tests.support.django_projects import make_shop_repository, shop_pillar as pillar
+from tests.support.http import get, under_load
 from tests.support.saltrun import example_pillar
 
 pytestmark = pytest.mark.integration
 
 SLS = "db_postgres,db_redis,django"
-REPO = "/srv/src/shop.git"
 PROD_ROOT = "/srv/django/shop/production"
 TEST_ROOT = "/srv/django/shop/test"
 OUTPUTS = []  # every salt-ssh output of this module, searched for secrets at the end
-
-
-def pillar(prod_rev="v1", test_rev="v1", **prod_overrides):
-    """pillar.example's db_postgres, db_redis and django sections; the source is the test's repository."""
-    data = example_pillar("db_postgres", "db_redis", "django")
-    projects = data["sparks"]["django"]["projects"]
-    projects["shop"].update(source=REPO, rev=prod_rev, **prod_overrides)
-    projects["shop-test"].update(source=f"file://{REPO}", rev=test_rev)
-    return data
 
 
 SECRETS = [
@@ -64,60 +52,6 @@ def why(result, target):
         )
         or result.stderr[-3000:]
     )
-
-
-def get(target, path="/", port=80, timeout=10):
-    """(status, body) of an HTTP GET from the host through the target's nginx."""
-    try:
-        with urllib.request.urlopen(f"http://{target.address}:{port}{path}", timeout=timeout) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-class RequestLoop(threading.Thread):
-    """GET / in a loop from the host while a deploy runs: at most ``limit`` requests, stopped by ``stop()``."""
-
-    def __init__(self, target, limit=2000, pause=0.05):
-        super().__init__(daemon=True)
-        self.target, self.limit, self.pause = target, limit, pause
-        self.bodies, self.failures = [], []
-        self.answers = []  # (time.monotonic(), body) of every good answer
-        self._stop_event = threading.Event()
-
-    def run(self):
-        while len(self.bodies) + len(self.failures) < self.limit and not self._stop_event.is_set():
-            try:
-                status, body = get(self.target)
-                if status == 200:
-                    self.bodies.append(body)
-                    self.answers.append((time.monotonic(), body))
-                else:
-                    self.failures.append(f"HTTP {status}: {body[:200]}")
-            except OSError as exc:
-                self.failures.append(repr(exc))
-            time.sleep(self.pause)
-
-    def stop(self):
-        self._stop_event.set()
-        self.join(timeout=60)
-
-    @property
-    def count(self):
-        return len(self.bodies) + len(self.failures)
-
-
-def under_load(target, action):
-    """Run ``action()`` while the host sends requests; returns (its result, the loop)."""
-    loop = RequestLoop(target)
-    loop.start()
-    time.sleep(1)
-    try:
-        result = action()
-        time.sleep(1)  # a few more once the run is over
-    finally:
-        loop.stop()
-    return result, loop
 
 
 def deploy_under_load(salt_ssh, target, data):

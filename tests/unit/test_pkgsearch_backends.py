@@ -2,25 +2,23 @@
 (rebuild on change, compression, installed versions), and the output parsers of the tools.
 
 brew, pacman, dnf and pkg output: MOCKED (hand-written in those tools' formats; they do not
-run on Debian). See tests/pkgsearch_servers/fakebin/README."""
+run on Debian). See tests/support/registries/fakebin/README."""
 
 import gzip
 import lzma
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from pkgsearch import core  # noqa: E402
 from pkgsearch.backends import brew, dnf, gem, pacman, pypi  # noqa: E402
-from pkgsearch_servers import fake_path  # noqa: E402
+from tests.support.registries import fake_path  # noqa: E402
 
 PACKAGES = """Package: htop
 Version: 3.2.2-2

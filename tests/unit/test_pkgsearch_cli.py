@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from pkgsearch import cli  # noqa: E402
-from pkgsearch_servers import fake_path  # noqa: E402
+from tests.support.registries import fake_path  # noqa: E402
 
 
 @pytest.fixture

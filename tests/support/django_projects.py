@@ -14,9 +14,7 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-import salt._logging.impl as salt_logging
-from saltfactories.utils.functional import Loaders
+from tests.support.saltrun import example_pillar
 
 
 def _cache_root():
@@ -359,41 +357,6 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------------------------------
-# Fixtures shared by the sparks_django functional test modules (imported by name into each module).
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def minion_opts(salt_factories):
-    return django_minion_opts(salt_factories, REPO_ROOT)
-
-
-@pytest.fixture(scope="module")
-def loaders(minion_opts):  # pylint: disable=redefined-outer-name
-    yield Loaders(minion_opts)
-    # Salt buffers warnings in a deferred stderr handler that it flushes at interpreter exit, when
-    # pytest has already closed that stream ("--- Logging error ---" noise after the summary line).
-    # Flushing it here hands the records to the live handlers instead.
-    salt_logging.shutdown_temp_handler()
-
-
-@pytest.fixture(autouse=True)
-def reset_loaders_state(loaders):  # pylint: disable=redefined-outer-name
-    try:
-        yield
-    finally:
-        loaders.reset_state()
-
-
-@pytest.fixture(scope="module", params=list(DJANGO_SPECS))
-def django_install(request):
-    """A cached virtualenv per Django line: ``{venv, version, label, wheelhouse}``."""
-    venv, version = django_venv(request.param)
-    wheelhouse, _ = django_wheelhouse(request.param)
-    return {"venv": str(venv), "version": version, "label": request.param, "wheelhouse": str(wheelhouse)}
-
-
-# --------------------------------------------------------------------------------------------------
 # The `shop` project deployed by the django formula on real targets (tests/integration/test_django_deploy.py):
 # the greetings app above on PostgreSQL (DATABASE_URL), a celery task through Redis (REDIS_URL), a health view,
 # served by gunicorn. Tags v1, v2 (a new migration) and v3 (its migration fails), like the demo repository.
@@ -556,3 +519,15 @@ def make_shop_repository(path):
             ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
         ).stdout.strip()
     return commits
+
+
+SHOP_REPO = "/srv/src/shop.git"  # where the integration tests and bench/deploy.py put the repository
+
+
+def shop_pillar(prod_rev="v1", test_rev="v1", **prod_overrides):
+    """pillar.example's db_postgres, db_redis and django sections; the source is the test's repository."""
+    data = example_pillar("db_postgres", "db_redis", "django")
+    projects = data["sparks"]["django"]["projects"]
+    projects["shop"].update(source=SHOP_REPO, rev=prod_rev, **prod_overrides)
+    projects["shop-test"].update(source=f"file://{SHOP_REPO}", rev=test_rev)
+    return data
