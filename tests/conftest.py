@@ -5,7 +5,34 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+INTEGRATION = REPO_ROOT / "tests" / "integration"
 sys.path.insert(0, str(REPO_ROOT))
+
+
+def pytest_configure(config):
+    """A run that may boot targets holds the machine's targets lock from start to end (its xdist workers inherit
+    it): two sessions booting targets at once on these 2-core machines would slow both and blur their timings."""
+    if hasattr(config, "workerinput") or not _may_run_integration(config):
+        return
+    from tests.support.targets import harness_available, targets_lock
+
+    if harness_available() is None:
+        config._sparks_targets_lock = targets_lock()
+        config._sparks_targets_lock.__enter__()
+
+
+def pytest_unconfigure(config):
+    lock = getattr(config, "_sparks_targets_lock", None)
+    if lock is not None:
+        lock.__exit__(None, None, None)
+
+
+def _may_run_integration(config):
+    for arg in config.args or [str(REPO_ROOT / "tests")]:
+        path = Path(config.invocation_params.dir, arg.split("::", 1)[0]).resolve()
+        if path == INTEGRATION or INTEGRATION in path.parents or path in INTEGRATION.parents:
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(config, items):

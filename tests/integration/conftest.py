@@ -1,14 +1,36 @@
-"""Fixtures for real throwaway targets (see tests/support/targets.py) and salt-ssh against them."""
+"""Fixtures for real throwaway targets (see tests/support/targets.py) and salt-ssh against them.
+
+Every test that uses the ``platform`` fixture (directly or through ``boot`` or a module fixture) runs once per
+Debian release in ``PLATFORMS``, Debian 13 first; ``@pytest.mark.platforms("debian13")`` narrows a test to the
+releases it names. Each (module, platform) pair is one xdist group: a module's shared targets stay on one worker,
+and the two releases of one module can run on two workers at once.
+"""
 
 import pytest
 
 from tests.support.saltrun import SaltSSH
-from tests.support.targets import TargetRun
+from tests.support.targets import PLATFORMS, TargetRun
+
+
+def pytest_generate_tests(metafunc):
+    if "platform" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("platforms")
+        names = marker.args if marker else tuple(PLATFORMS)
+        unknown = set(names) - set(PLATFORMS)
+        if unknown:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown platform(s) {sorted(unknown)}")
+        metafunc.parametrize("platform", names, scope="module")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        platform = getattr(item, "callspec", None) and item.callspec.params.get("platform")
+        item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}:{platform or '-'}"))
 
 
 @pytest.fixture(scope="session")
 def target_run():
-    """The session's bridge, SSH key and image; every target booted through it is torn down at the end."""
+    """The session's bridge, SSH key and images; every target booted through it is torn down at the end."""
     with TargetRun() as run:
         yield run
 
@@ -28,12 +50,12 @@ def salt_ssh(target_run, tmp_path_factory):
 
 
 @pytest.fixture
-def boot(target_run, salt_ssh):
-    """Boot targets for one test: ``a, b = boot("a1", "b1")``; they are shut down after the test."""
+def boot(target_run, salt_ssh, platform):
+    """Boot targets of this test's platform: ``a, b = boot("a1", "b1")``; they are shut down after the test."""
     booted = []
 
     def _boot(*names):
-        targets = target_run.boot(*names)
+        targets = target_run.boot(*names, platform=platform)
         booted.extend(targets)
         return targets
 

@@ -1,4 +1,4 @@
-"""The `base` role applied for real to a fresh Debian 12 target with salt-ssh, and checked on the target."""
+"""The `base` role applied for real to a fresh Debian 12 and a fresh Debian 13 target with salt-ssh, and checked on the target."""
 
 import pytest
 import yaml
@@ -16,9 +16,9 @@ def snapshot(target):
 
 
 @pytest.fixture(scope="module")
-def based(target_run, salt_ssh):
+def based(target_run, platform, salt_ssh):
     """One target with `base` applied once (shared by the checks below, which only read it)."""
-    (target,) = target_run.boot("base1")
+    (target,) = target_run.boot("base1", platform=platform)
     salt_ssh.set_pillar(example_pillar("base"))
     first = salt_ssh.run("base1", "state.apply", "base")
     yield target, first

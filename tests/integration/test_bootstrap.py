@@ -1,4 +1,4 @@
-"""The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 12 target (real pip, real apt)."""
+"""The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 12 and a fresh Debian 13 target (real pip, real apt)."""
 
 import re
 import subprocess
@@ -31,8 +31,8 @@ def summary(result):
 
 
 @pytest.fixture(scope="module")
-def bootstrapped(target_run):
-    (target,) = target_run.boot("boot1")
+def bootstrapped(target_run, platform):
+    (target,) = target_run.boot("boot1", platform=platform)
     checkout = copy_checkout(target)
     first = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=1200)
     yield target, checkout, first

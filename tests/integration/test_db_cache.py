@@ -1,4 +1,4 @@
-"""`db_redis`, `db_memcached` and `db_sqlite` applied for real to one fresh Debian 12 target with pillar.example's
+"""`db_redis`, `db_memcached` and `db_sqlite` applied for real to one fresh Debian target per release (12 and 13) with pillar.example's
 sections, then checked on the target: redis answers PING with the pillar's settings, memcached answers `stats`
 with its memory and port, sqlite3 runs; a second apply changes nothing; a changed setting restarts only the
 service whose configuration changed.
@@ -48,9 +48,9 @@ def main_pid(target, unit):
 
 
 @pytest.fixture(scope="module")
-def cache(target_run, salt_ssh):
+def cache(target_run, platform, salt_ssh):
     """One target with redis, memcached and sqlite applied once with the example pillar."""
-    (target,) = target_run.boot("cache1")
+    (target,) = target_run.boot("cache1", platform=platform)
     salt_ssh.set_pillar(pillar())
     first = salt_ssh.run("cache1", "state.apply", SLS)
     yield target, first

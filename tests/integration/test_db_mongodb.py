@@ -1,4 +1,4 @@
-"""`db_mongodb` on a fresh Debian 12 target in test mode only.
+"""`db_mongodb` on a fresh Debian 12 and a fresh Debian 13 target in test mode only.
 
 MongoDB's vendor repository (repo.mongodb.org) and key server cannot be reached from the test machines (only the
 distribution's mirrors and the language registries are), so nothing is installed for real here. What is checked:
@@ -35,8 +35,8 @@ def pillar(**repo):
 
 
 @pytest.fixture(scope="module")
-def mongo(target_run, salt_ssh):
-    (target,) = target_run.boot("mongo1")
+def mongo(target_run, platform, salt_ssh):
+    (target,) = target_run.boot("mongo1", platform=platform)
     yield target
     salt_ssh.set_pillar({})
     target_run.shutdown(target)

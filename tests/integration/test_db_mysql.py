@@ -1,4 +1,4 @@
-"""`db_mysql` (MariaDB) and `dev_django_full` applied for real to one fresh Debian 12 target with pillar.example's
+"""`db_mysql` (MariaDB) and `dev_django_full` applied for real to one fresh Debian target per release (12 and 13) with pillar.example's
 sections: MariaDB answers `mysqladmin ping` with the pillar's settings, the Django build libraries are installed
 (one transaction) and usable, and a second apply changes nothing.
 """
@@ -16,8 +16,8 @@ SLS = ",".join(FORMULAS)
 
 
 @pytest.fixture(scope="module")
-def mysql(target_run, salt_ssh):
-    (target,) = target_run.boot("mysql1")
+def mysql(target_run, platform, salt_ssh):
+    (target,) = target_run.boot("mysql1", platform=platform)
     salt_ssh.set_pillar({"sparks": {name: EXAMPLE[name] for name in FORMULAS}})
     first = salt_ssh.run("mysql1", "state.apply", SLS)
     yield target, first

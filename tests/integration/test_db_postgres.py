@@ -1,4 +1,4 @@
-"""`db_postgres` applied for real to a fresh Debian 12 target with pillar.example's section, checked on the target.
+"""`db_postgres` applied for real to a fresh Debian 12 and a fresh Debian 13 target with pillar.example's section, checked on the target.
 
 The checks run in file order on one module-scoped target: they build on each other (a changed password, a
 changed setting, a refused pg_hba.conf), each restoring the example pillar afterwards.
@@ -53,9 +53,9 @@ def apply(salt_ssh, target, data):
 
 
 @pytest.fixture(scope="module")
-def pg(target_run, salt_ssh):
+def pg(target_run, platform, salt_ssh):
     """One target with db_postgres applied once with the example pillar."""
-    (target,) = target_run.boot("pg1")
+    (target,) = target_run.boot("pg1", platform=platform)
     salt_ssh.set_pillar(pillar())
     first = salt_ssh.run("pg1", "state.apply", "db_postgres")
     yield target, first

@@ -33,8 +33,8 @@ PILLAR = example_pillar(
 
 
 @pytest.fixture(scope="module")
-def dev_target(target_run, salt_ssh):
-    (target,) = target_run.boot("dev1")
+def dev_target(target_run, platform, salt_ssh):
+    (target,) = target_run.boot("dev1", platform=platform)
     target.run(
         "useradd -m -s /bin/bash alice && install -d -o alice -m 0755 ~alice/.ssh "
         "&& install -o alice -m 0644 /dev/null ~alice/.ssh/id_test",

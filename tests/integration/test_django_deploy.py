@@ -1,4 +1,4 @@
-"""The `django` formula applied for real, with `db_postgres` and `db_redis`, to one Debian 12 target through salt-ssh,
+"""The `django` formula applied for real, with `db_postgres` and `db_redis`, to one Debian target per release (12 and 13) through salt-ssh,
 using pillar.example's sections (only the git source and revisions differ: the test's own repository).
 
 The project is `shop` (tests/support/django_projects.py): a model with migrations, a view reading the
@@ -77,9 +77,9 @@ def as_shop(target, root, code):
 
 
 @pytest.fixture(scope="module")
-def shop(target_run, salt_ssh):
+def shop(target_run, platform, salt_ssh):
     """One target: the repository written into it, then db_postgres + db_redis + django (v1) applied once."""
-    (target,) = target_run.boot("django1")
+    (target,) = target_run.boot("django1", platform=platform)
     commits = make_shop_repository(target.root / REPO.lstrip("/"))
     first = apply(salt_ssh, target, pillar())
     yield target, first, commits

@@ -14,6 +14,8 @@ from tests.support.saltrun import repo_config
 pytestmark = pytest.mark.integration
 ROLES = {"fleet1": ["dev_mini"], "fleet2": ["local_perms"], "fleet3": ["dev_mini", "local_perms"]}
 STATE_PREFIX = {"dev_mini": "dev-mini-", "local_perms": "local-perms-"}
+# A mixed fleet, as one is while it moves to the new Debian release.
+PLATFORM = {"fleet1": "debian13", "fleet2": "debian12", "fleet3": "debian13"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,13 @@ def fleet(master, target_run):
         "grains": {"roles": ROLES[target.name]},
         "enable_fqdns_grains": False,
     }
-    targets = target_run.boot(*ROLES, minion_config=minion_conf)
+    targets = [
+        target
+        for platform in sorted(set(PLATFORM.values()))
+        for target in target_run.boot(
+            *(name for name in ROLES if PLATFORM[name] == platform), platform=platform, minion_config=minion_conf
+        )
+    ]
     salt = master.salt_cli(timeout=900)
     wait_for_ping(salt, "*", list(ROLES))
     yield {t.name: t for t in targets}, salt

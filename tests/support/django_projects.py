@@ -2,8 +2,8 @@
 Test support for the sparks_django functional tests: a tiny real Django project written to disk, a
 local git repository of three versions of it, and cached virtualenvs per Django version.
 
-Virtualenvs and wheels are cached under /var/cache/sparks/test-venvs (override with
-SPARKS_TEST_VENV_CACHE), keyed by Python and Django version, so a warm run needs no network.
+Virtualenvs and wheels are cached under <cache root>/test-venvs (tests/support/cache.py: $SPARKS_CACHE_DIR),
+keyed by Python and Django version, so a warm run needs no network.
 """
 
 import hashlib
@@ -14,22 +14,11 @@ import shutil
 import subprocess
 import sys
 
+from tests.support.cache import cache_dir
 from tests.support.saltrun import example_pillar
 
 
-def _cache_root():
-    """/var/cache/sparks/test-venvs (or $SPARKS_TEST_VENV_CACHE); ~/.cache when that is not writable."""
-    wanted = pathlib.Path(os.environ.get("SPARKS_TEST_VENV_CACHE", "/var/cache/sparks/test-venvs"))
-    try:
-        wanted.mkdir(parents=True, exist_ok=True)
-        if os.access(wanted, os.W_OK):
-            return wanted
-    except OSError:
-        pass
-    return pathlib.Path.home() / ".cache" / "sparks" / "test-venvs"
-
-
-CACHE_ROOT = _cache_root()
+CACHE_ROOT = cache_dir("test-venvs")  # Django wheelhouses and venvs, keyed by Python and Django version
 BASE_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 # Django lines the suite runs against: the oldest supported LTS and the newest release that installs

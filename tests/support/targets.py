@@ -1,15 +1,18 @@
 """
-Throwaway Debian 12 machines for real-target tests and benchmarks.
+Throwaway Debian 12 and Debian 13 machines for real-target tests and benchmarks.
 
-Each target is a systemd-nspawn container booting real systemd on an overlayfs over one cached image, with sshd
-on a private bridge that this run creates (with NAT, so targets reach the package mirrors). Nothing here depends
-on pytest: `tests/integration/conftest.py` wraps it in fixtures and `bench/*.py` use it directly.
+Each target is a systemd-nspawn container booting real systemd on an overlayfs over one cached image of its
+Debian release (``PLATFORMS``), with sshd on a private bridge that this run creates (with NAT, so targets reach
+the package mirrors). Nothing here depends on pytest: `tests/integration/conftest.py` wraps it in fixtures and
+`bench/*.py` use it directly; ``python -m tests.support.targets build`` builds the images ahead of a test run.
 
 Everything a run creates is recorded under ``STATE_DIR/<run id>/``; `reap_stale_runs()` removes what a killed run
 left behind (processes, mounts, the bridge and its firewall rules), so a crash never poisons the next run.
+Only one test session or benchmark at a time boots targets on a machine (``targets_lock``): they share its cores.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -18,19 +21,40 @@ import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.cache import cache_dir
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 BUILD_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-image.sh"
 MINION_LAYER_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-minion-layer.sh"
-CACHE_DIR = Path(os.environ.get("SPARKS_CACHE_DIR", "/var/cache/sparks"))
 STATE_DIR = Path("/run/sparks-tests")
+LOCK_FILE = Path("/run/sparks-targets.lock")
+# Set (to "held") by a process that holds targets_lock() for its children: pytest's xdist workers, say.
+LOCK_HELD_ENV = "SPARKS_TARGETS_LOCK"
 # Names the targets must resolve without a DNS server of their own: the package registries we may reach.
 REGISTRY_HOSTS = ("deb.debian.org", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
 BOOT_TIMEOUT = 90
-APT_ARCHIVES = CACHE_DIR / "apt-archives"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A Debian release targets can run: its image is built by build-image.sh with ``suite``."""
+
+    name: str
+    suite: str
+    python: str  # the release's python3 (major.minor)
+
+
+PLATFORMS = {
+    "debian13": Platform("debian13", "trixie", "3.13"),
+    "debian12": Platform("debian12", "bookworm", "3.11"),
+}
+DEFAULT_PLATFORM = "debian13"  # Debian's stable release
 
 
 class TargetError(RuntimeError):
@@ -51,37 +75,91 @@ def harness_available():
     return None
 
 
-# --------------------------------------------------------------------------------------------------- image
-def image_dir():
-    """The unpacked image every target's overlay sits on; built and cached on first use.
+# --------------------------------------------------------------------------------------------------- locking
+@contextlib.contextmanager
+def targets_lock():
+    """Hold the machine's target lock: one test session or benchmark at a time boots targets here.
 
-    The cache key is a hash of the build script: editing the recipe rebuilds the image, nothing else does.
+    A process whose parent already holds it (``$SPARKS_TARGETS_LOCK=held``, e.g. an xdist worker of a pytest run
+    that took it) does not take it again. The lock is an flock: it is released when its holder dies.
     """
-    digest = hashlib.sha256(BUILD_SCRIPT.read_bytes()).hexdigest()[:12]
-    return _cached_build(f"debian12-{digest}", ["bash", str(BUILD_SCRIPT)])
+    if os.environ.get(LOCK_HELD_ENV) == "held":
+        yield
+        return
+    handle = open(LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole block)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            print(f"waiting for the targets lock ({LOCK_FILE}, held by {handle.read().strip()})", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}: {' '.join(sys.argv)[:200]}\n")
+        handle.flush()
+        os.environ[LOCK_HELD_ENV] = "held"
+        try:
+            yield
+        finally:
+            os.environ.pop(LOCK_HELD_ENV, None)
+    finally:
+        handle.close()
 
 
-def minion_layer_dir():
-    """A layer over the image with a salt-minion (the host's exact Salt version) that starts when configured."""
-    import salt.version
+# --------------------------------------------------------------------------------------------------- image
+def image_dir(platform=DEFAULT_PLATFORM):
+    """The unpacked image of ``platform`` that its targets' overlays sit on; built and cached on first use.
 
-    version = salt.version.__version__
-    base = image_dir()
-    key = hashlib.sha256(MINION_LAYER_SCRIPT.read_bytes() + base.name.encode() + version.encode()).hexdigest()[:12]
-    return _cached_build(f"minion-{key}", ["bash", str(MINION_LAYER_SCRIPT), str(base), version])
+    The cache key is a hash of the build script and the suite: editing the recipe rebuilds the images.
+    """
+    suite = PLATFORMS[platform].suite
+    digest = hashlib.sha256(BUILD_SCRIPT.read_bytes() + suite.encode()).hexdigest()[:12]
+    return _cached_build(f"{platform}-{digest}", ["bash", str(BUILD_SCRIPT), suite])
+
+
+def minion_layer_dir(platform=DEFAULT_PLATFORM, salt_version=None):
+    """A layer over ``platform``'s image with a salt-minion that starts when configured.
+
+    Its Salt is ``salt_version``, by default the host's own (the pinned one): the layer is keyed by both.
+    """
+    if salt_version is None:
+        import salt.version
+
+        salt_version = salt.version.__version__
+    base = image_dir(platform)
+    key = hashlib.sha256(MINION_LAYER_SCRIPT.read_bytes() + base.name.encode() + salt_version.encode()).hexdigest()
+    return _cached_build(
+        f"minion-{platform}-{_slug(salt_version)}-{key[:12]}",
+        ["bash", str(MINION_LAYER_SCRIPT), str(base), salt_version],
+    )
+
+
+def build_images(platforms=tuple(PLATFORMS), minion=True):
+    """Build (or find cached) every image a test run needs, so that the tests themselves do not wait on them."""
+    for platform in platforms:
+        image_dir(platform)
+        if minion:
+            minion_layer_dir(platform)
+
+
+def _slug(text):
+    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 def _cached_build(name, build_command):
-    """Build (``build_command`` + output tarball) once, keep the tarball and its unpacked tree in the cache."""
-    images = CACHE_DIR / "images"
-    images.mkdir(parents=True, exist_ok=True)
+    """Build (``build_command`` + output tarball) once, keep the tarball and its unpacked tree in the cache.
+
+    ``name`` is ``<prefix>-<key>``: a build with a new key replaces the older ones of the same prefix.
+    """
+    images = cache_dir("images")
     tarball = images / f"{name}.tar.zst"
     unpacked = images / name
     ready = unpacked / ".sparks-image-ready"
     if ready.exists():
         return unpacked
     prefix = name.rsplit("-", 1)[0]
-    with _lock(images / ".lock"):
+    with _file_lock(images / ".lock"):
         if ready.exists():
             return unpacked
         if not tarball.exists():
@@ -98,9 +176,7 @@ def _cached_build(name, build_command):
 
 
 @contextlib.contextmanager
-def _lock(path):
-    import fcntl
-
+def _file_lock(path):
     with open(path, "w", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
@@ -197,22 +273,24 @@ class Network:
 
 # --------------------------------------------------------------------------------------------------- targets
 class Target:
-    """One booted Debian 12 machine: ``run()`` executes inside it, ``address`` reaches its sshd."""
+    """One booted Debian machine: ``run()`` executes inside it, ``address`` reaches its sshd."""
 
-    def __init__(self, run, name, address):
+    def __init__(self, run, name, address, platform=DEFAULT_PLATFORM):
         self.run_ = run
         self.name = name
         self.address = address
+        self.platform = PLATFORMS[platform]
         self.dir = run.dir / "targets" / name
         self.root = self.dir / "root"
         self.log = self.dir / "console.log"
         self.pid = None
 
     # -- lifecycle
-    def boot(self, extra_files=None, minion=False):
-        for sub in ("upper", "work", "root"):
+    def boot(self, extra_files=None, minion=False, salt_version=None):
+        for sub in ("upper", "work", "root", "archives", "pip"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        lower = f"{minion_layer_dir()}:{self.run_.image}" if minion else str(self.run_.image)
+        image = image_dir(self.platform.name)
+        lower = f"{minion_layer_dir(self.platform.name, salt_version)}:{image}" if minion else str(image)
         _run(
             [
                 "mount",
@@ -225,7 +303,7 @@ class Target:
             ]
         )
         self._configure(extra_files or {})
-        (self.dir / "archives").mkdir()
+        (self.root / "root/.cache/pip").mkdir(parents=True, exist_ok=True)  # nspawn makes only the last level
         with open(self.log, "w", encoding="utf-8") as log:
             process = subprocess.Popen(
                 [
@@ -239,9 +317,11 @@ class Target:
                     "--keep-unit",
                     f"--network-bridge={self.run_.network.name}",
                     "--console=read-only",
-                    # Every target sees the .debs earlier targets downloaded, and writes (and locks) only its own
-                    # upper layer, so targets can run apt at the same time; shutdown() harvests new files.
-                    f"--overlay={APT_ARCHIVES}:{self.dir / 'archives'}:/var/cache/apt/archives",
+                    # Every target sees the .debs and root's pip downloads of earlier targets of its release, and
+                    # writes (and locks) only its own upper layer, so targets can run apt and pip at the same time;
+                    # shutdown() harvests the new files into the shared caches.
+                    f"--overlay={self._shared_cache('apt')}:{self.dir / 'archives'}:/var/cache/apt/archives",
+                    f"--overlay={self._shared_cache('pip')}:{self.dir / 'pip'}:/root/.cache/pip",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -258,9 +338,14 @@ class Target:
         if self.pid is not None:
             _stop_process(self.pid, getattr(self, "_process", None))
             self.pid = None
-        _harvest_debs(self.dir / "archives")
+        _harvest(self.dir / "archives", self._shared_cache("apt"), "*.deb")
+        _harvest(self.dir / "pip", self._shared_cache("pip"), "**/*")
         _unmount(self.root)
         _remove_tree(self.dir)
+
+    def _shared_cache(self, kind):
+        """The shared download cache of this target's release (created on first use: boot mounts it)."""
+        return cache_dir(f"{kind}-{self.platform.suite}")
 
     def wait_for_ssh(self, timeout=BOOT_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -333,7 +418,7 @@ class Target:
         }
 
     def _configure(self, extra_files):
-        hosts = [f"127.0.0.1 localhost", f"127.0.1.1 {self.name}"]
+        hosts = ["127.0.0.1 localhost", f"127.0.1.1 {self.name}"]
         hosts += [f"{address} {name}" for name, address in self.run_.registry_addresses.items()]
         files = {
             "etc/hostname": f"{self.name}\n",
@@ -368,8 +453,9 @@ class TargetRun:
         (self.dir / "owner.pid").write_text(str(os.getpid()))
         self.targets = []
         self.network = None
+        self._lock = targets_lock()
+        self._lock.__enter__()
         try:
-            self.image = image_dir()
             self.ssh_key = self.dir / "id_ed25519"
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.ssh_key)])
             self.ssh_public_key = (self.dir / "id_ed25519.pub").read_text()
@@ -379,13 +465,13 @@ class TargetRun:
             self.close()
             raise
 
-    def boot(self, *names, extra_files=None, minion_config=None):
-        """Boot targets (in parallel) and return them in the order of ``names``.
+    def boot(self, *names, platform=DEFAULT_PLATFORM, extra_files=None, minion_config=None, salt_version=None):
+        """Boot targets of ``platform`` (in parallel) and return them in the order of ``names``.
 
-        ``minion_config(target) -> dict`` makes them salt-minions: the dict is written as
-        /etc/salt/minion.d/sparks.conf (``id`` defaults to the target's name).
+        ``minion_config(target) -> dict`` makes them salt-minions (of ``salt_version``, default the host's): the
+        dict is written as /etc/salt/minion.d/sparks.conf (``id`` defaults to the target's name).
         """
-        new = [Target(self, name, self.network.allocate_address()) for name in names]
+        new = [Target(self, name, self.network.allocate_address(), platform) for name in names]
         self.targets.extend(new)
         from concurrent.futures import ThreadPoolExecutor
 
@@ -396,10 +482,11 @@ class TargetRun:
 
                 conf = {"id": target.name, **minion_config(target)}
                 files["etc/salt/minion.d/sparks.conf"] = yaml.safe_dump(conf)
-            target.boot(files, minion=bool(minion_config))
+            target.boot(files, minion=bool(minion_config), salt_version=salt_version)
 
+        image_dir(platform)  # build once, before the parallel boots
         if minion_config:
-            minion_layer_dir()  # build once, before the parallel boots
+            minion_layer_dir(platform, salt_version)
         with ThreadPoolExecutor(max_workers=len(new) or 1) as pool:
             list(pool.map(boot_one, new))
         return new
@@ -421,6 +508,9 @@ class TargetRun:
             self.network.down()
         _remove_tree(self.dir)
         _remove_empty_payload_cgroups()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
 
     def __enter__(self):
         return self
@@ -492,14 +582,22 @@ def _stop_process(pid, process=None):
         process.wait(timeout=10)
 
 
-def _harvest_debs(upper):
-    """Move the .debs a target downloaded into the shared cache (atomically: other runs may be reading it)."""
-    APT_ARCHIVES.mkdir(parents=True, exist_ok=True)
-    for deb in upper.glob("*.deb") if upper.is_dir() else ():
-        if deb.is_file() and not (APT_ARCHIVES / deb.name).exists():
-            tmp = APT_ARCHIVES / f".{deb.name}.{os.getpid()}"
-            shutil.copyfile(deb, tmp)
-            os.replace(tmp, APT_ARCHIVES / deb.name)
+def _harvest(upper, shared, pattern):
+    """Copy the files a target added to an overlay's upper layer into the shared cache below it.
+
+    Atomically (other targets may be reading the cache), never over an existing file, and only regular files:
+    an upper layer also holds overlayfs whiteouts (character devices) for what the target deleted.
+    """
+    for path in upper.glob(pattern) if upper.is_dir() else ():
+        if path.is_symlink() or not path.is_file():
+            continue
+        dest = shared / path.relative_to(upper)
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest)
 
 
 def _unmount(path):
@@ -527,3 +625,24 @@ def _resolve(names):
         with contextlib.suppress(OSError):
             addresses[name] = socket.gethostbyname(name)
     return addresses
+
+
+def main(argv=None):
+    """``python -m tests.support.targets build [PLATFORM...]``: build the cached images and minion layers."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.targets")
+    parser.add_argument("command", choices=["build"])
+    parser.add_argument("platforms", nargs="*", metavar="PLATFORM", help=f"default: all of {', '.join(PLATFORMS)}")
+    args = parser.parse_args(argv)
+    unknown = set(args.platforms) - set(PLATFORMS)
+    if unknown:
+        parser.error(f"unknown platform(s) {', '.join(sorted(unknown))}")
+    started = time.monotonic()
+    build_images(args.platforms or list(PLATFORMS))
+    print(f"images ready under {cache_dir('images')} in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Build the Debian 12 image that every throwaway test target boots from, packed as tar.zst.
+# Build the Debian image that throwaway test targets of one release boot from, packed as tar.zst.
 #
-#   build-image.sh OUTPUT.tar.zst
+#   build-image.sh SUITE OUTPUT.tar.zst        (SUITE: bookworm = Debian 12, trixie = Debian 13)
 #
 # The image is a debootstrap minbase with systemd, sshd and python3: the least a freshly installed
-# Debian server has. The harness caches the result under /var/cache/sparks keyed by a hash of this
-# file, so editing this script is what triggers a rebuild.
+# Debian server has. The harness caches the result under $SPARKS_CACHE_DIR/images keyed by a hash of this
+# file and the suite, so editing this script is what triggers a rebuild.
 set -euo pipefail
 
-out=${1:?usage: build-image.sh OUTPUT.tar.zst}
+suite=${1:?usage: build-image.sh SUITE OUTPUT.tar.zst}
+out=${2:?usage: build-image.sh SUITE OUTPUT.tar.zst}
 mirror=${SPARKS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-suite=bookworm
 root=$(mktemp -d /var/tmp/sparks-image.XXXXXX)
 cleanup() {
     for fs in proc sys dev/pts dev; do umount -l "$root/$fs" 2>/dev/null || true; done
@@ -35,12 +35,33 @@ mount --bind /dev/pts "$root/dev/pts"
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     systemd systemd-sysv dbus openssh-server python3 iproute2 procps sudo ca-certificates >/dev/null
 chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
-# A fresh Debian install also follows bookworm-updates and the security archive (unattended-upgrades needs it).
-cat >"$root/etc/apt/sources.list" <<SOURCES
+# A fresh Debian install also follows <suite>-updates and the security archive (unattended-upgrades needs it),
+# in the format its installer writes: one-line sources.list up to Debian 12, deb822 from Debian 13 on.
+if [ "$suite" = bookworm ]; then
+    cat >"$root/etc/apt/sources.list" <<SOURCES
 deb $mirror $suite main
 deb $mirror $suite-updates main
 deb ${mirror%/debian}/debian-security $suite-security main
 SOURCES
+else
+    : >"$root/etc/apt/sources.list"
+    rm -f "$root/etc/apt/sources.list"
+    cat >"$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: ${mirror%/debian}/debian-security
+Suites: $suite-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+fi
+# Test machines only: dpkg skips fsync (a throwaway target never survives a power cut); nothing else differs.
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/sparks-tests-unsafe-io"
 chroot "$root" apt-get clean
 for fs in dev/pts dev sys proc; do umount "$root/$fs"; done
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/ssh/ssh_host_"*

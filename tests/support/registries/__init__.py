@@ -28,9 +28,10 @@ import time
 import urllib.request
 from email.utils import formatdate
 
+from tests.support.cache import cache_dir
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKEBIN = os.path.join(HERE, "fakebin")
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "sparks-pkgsearch")
 VERDACCIO_VERSION = "6.1.6"
 
 
@@ -200,11 +201,11 @@ def generated_names(count, seed=7):
 
 
 def verdaccio_bin():
-    """The verdaccio executable, installing it into ~/.cache/sparks-pkgsearch on first use."""
+    """The verdaccio executable, installing it into <cache root>/verdaccio on first use."""
     explicit = os.environ.get("PKGSEARCH_VERDACCIO")
     if explicit and os.access(explicit, os.X_OK):
         return explicit
-    folder = os.path.join(CACHE, "verdaccio")
+    folder = str(cache_dir("verdaccio"))
     exe = os.path.join(folder, "node_modules", ".bin", "verdaccio")
     if os.access(exe, os.X_OK):
         return exe

@@ -1,0 +1,32 @@
+"""The one cache root of the test suite, benchmarks and .ci/run: ``$SPARKS_CACHE_DIR`` (default /var/cache/sparks).
+
+What is slow to make lives here (target images, the .debs and wheels targets download, Django venvs, verdaccio),
+keyed so that a stale entry is never used, and every directory is created by the code that first needs it: a run
+with an empty cache (``SPARKS_CACHE_DIR=$(mktemp -d)``) rebuilds everything and passes.
+"""
+
+import os
+from pathlib import Path
+
+DEFAULT_ROOT = Path("/var/cache/sparks")
+
+
+def cache_root():
+    """``$SPARKS_CACHE_DIR``, else /var/cache/sparks; ~/.cache/sparks when that cannot be written (not root)."""
+    configured = os.environ.get("SPARKS_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    try:
+        DEFAULT_ROOT.mkdir(parents=True, exist_ok=True)
+        if os.access(DEFAULT_ROOT, os.W_OK):
+            return DEFAULT_ROOT
+    except OSError:
+        pass
+    return Path.home() / ".cache" / "sparks"
+
+
+def cache_dir(*parts):
+    """The directory ``<cache root>/<parts...>``, created (with its parents) if it does not exist yet."""
+    path = cache_root().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
