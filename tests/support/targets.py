@@ -280,6 +280,9 @@ class Target:
         self.name = name
         self.address = address
         self.platform = PLATFORMS[platform]
+        # nspawn's own name for it (host-side veth vb-<machine>, /run/systemd/nspawn/propagate/<machine>): unique on
+        # this machine, since other runs (xdist workers) boot targets of the same test name, and short (IFNAMSIZ).
+        self.machine = f"sp{run.network.name.removeprefix('sparksbr')}-{address.rsplit('.', 1)[1]}"
         self.dir = run.dir / "targets" / name
         self.root = self.dir / "root"
         self.log = self.dir / "console.log"
@@ -311,7 +314,7 @@ class Target:
                     "-D",
                     str(self.root),
                     "-M",
-                    self.name,
+                    self.machine,
                     "--boot",
                     "--register=no",
                     "--keep-unit",
