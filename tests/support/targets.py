@@ -307,7 +307,17 @@ class Target:
         )
         self._configure(extra_files or {})
         (self.root / "root/.cache/pip").mkdir(parents=True, exist_ok=True)  # nspawn makes only the last level
-        with open(self.log, "w", encoding="utf-8") as log:
+        self._start()
+        return self
+
+    def reboot(self):
+        """Power the machine off and boot it again on the same disk (its overlay's upper layer is kept)."""
+        _stop_process(self.pid, self._process)
+        self._start()
+        return self
+
+    def _start(self):
+        with open(self.log, "a", encoding="utf-8") as log:
             process = subprocess.Popen(
                 [
                     "systemd-nspawn",
@@ -335,7 +345,6 @@ class Target:
         self._process = process
         (self.dir / "nspawn.pid").write_text(str(self.pid))
         self.wait_for_ssh()
-        return self
 
     def shutdown(self):
         if self.pid is not None:
