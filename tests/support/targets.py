@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 BUILD_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-image.sh"
 MINION_LAYER_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-minion-layer.sh"
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
 CACHE_DIR = Path(os.environ.get("SPARKS_CACHE_DIR", "/var/cache/sparks"))
 STATE_DIR = Path("/run/sparks-tests")
 # Names the targets must resolve without a DNS server of their own: the package registries we may reach.
@@ -62,12 +63,16 @@ def image_dir():
 
 
 def minion_layer_dir():
-    """A layer over the image with a salt-minion (the host's exact Salt version) that starts when configured."""
+    """A layer over the image with a salt-minion (the host's exact Salt version) that starts when configured.
+
+    The key covers requirements/constraints.txt too: the layer's pinned Salt installs with it.
+    """
     import salt.version
 
     version = salt.version.__version__
     base = image_dir()
-    key = hashlib.sha256(MINION_LAYER_SCRIPT.read_bytes() + base.name.encode() + version.encode()).hexdigest()[:12]
+    recipe = MINION_LAYER_SCRIPT.read_bytes() + CONSTRAINTS.read_bytes()
+    key = hashlib.sha256(recipe + base.name.encode() + version.encode()).hexdigest()[:12]
     return _cached_build(f"minion-{key}", ["bash", str(MINION_LAYER_SCRIPT), str(base), version])
 
 
