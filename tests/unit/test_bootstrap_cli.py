@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -107,17 +109,29 @@ def test_runs_on_python_3_10():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the script as another user (runuser)")
-def test_non_root_without_sudo_is_told_how_to_become_root(tmp_path):
-    """A fresh Debian installed with a root password has no sudo: the message must say what to run instead."""
-    proc = subprocess.run(
-        [shutil.which("runuser"), "-u", "nobody", "--", sys.executable, str(SCRIPT), "--roles", "base"],
-        env={"PATH": str(tmp_path), "LANG": "C.UTF-8"},  # a PATH without sudo
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd="/",
-    )
-    assert proc.returncode == 1
+def test_non_root_without_sudo_is_told_how_to_become_root():
+    """A fresh Debian installed with a root password has no sudo: the message must say what to run instead.
+
+    The script and the formulas it lists are copied where `nobody` can read them (the checkout may not be)."""
+    copy = Path(tempfile.mkdtemp(prefix="sparks-bootstrap-", dir="/tmp"))
+    try:
+        copy.chmod(0o755)
+        (copy / "bootstrap").mkdir()
+        shutil.copy(SCRIPT, copy / "bootstrap" / "1nstall.py")
+        shutil.copytree(REPO_ROOT / "formulas", copy / "formulas", symlinks=True)
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys._base_executable
+        proc = subprocess.run(
+            [shutil.which("runuser"), "-u", "nobody", "--", python, str(copy / "bootstrap" / "1nstall.py")]
+            + ["--roles", "base"],
+            env={"PATH": str(copy), "LANG": "C.UTF-8"},  # a PATH without sudo
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd="/",
+        )
+    finally:
+        shutil.rmtree(copy)
+    assert proc.returncode == 1, proc.stderr
     assert "sudo is not installed" in proc.stderr and "su -" in proc.stderr
     assert re.search(r"python3 bootstrap/1nstall\.py --roles base\b", proc.stderr), proc.stderr
