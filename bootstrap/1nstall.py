@@ -3,12 +3,14 @@
 Bootstrap this machine with sparks: install Salt into a private virtualenv, then apply this machine's roles
 masterless from this checkout.
 
-    sudo python3 bootstrap/1nstall.py                 # roles from pillar/grains, `base` when none
-    sudo python3 bootstrap/1nstall.py --roles base,dev
-    sudo python3 bootstrap/1nstall.py --pillar my-site.sls --test
-    python3 bootstrap/1nstall.py --list               # every role and state, with what it does
+    python3 bootstrap/1nstall.py                      # as root: roles from pillar/grains, `base` when none
+    python3 bootstrap/1nstall.py --roles base,dev
+    python3 bootstrap/1nstall.py --pillar my-site.sls --test
+    python3 bootstrap/1nstall.py --list               # any user: every role and state, with what it does
 
-Runs with the system's python3 only (standard library). Safe to run again: a second run changes nothing.
+Run it as root (a sudoer may run it as a user: it re-runs itself through sudo). Needs only the system's
+python3, 3.10 or newer (standard library only: .ci/run checks this file with vermin). Salt is the version pinned
+in requirements/constraints.txt, installed with that file. Safe to run again: a second run changes nothing.
 """
 
 import argparse
@@ -19,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,13 @@ FORMULAS = REPO_ROOT / "formulas"
 CONFIG_DIR = REPO_ROOT / "salt" / "config"
 LOCAL_PILLAR = Path("/etc/sparks/pillar/local.sls")
 DEFAULT_VENV = Path("/opt/sparks/venv")
+# Exact versions of Salt and its whole dependency closure, as CI tested them; its salt== line is the one pin.
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
+SALT_PIN = re.compile(r"^salt==(?P<version>[^\s;]+)\s*$", re.MULTILINE)
+# 3008.0's package on PyPI declares no dependencies; 3007 and older are out of support (3007 since 2026-07-31).
+OLDEST_SALT = (3008, 1)
+# A venv, and what pip needs to build Salt 3008's dependency timelib: it is published as source only (C).
+APT_PREREQUISITES = ("python3-venv", "ca-certificates", "gcc", "libc6-dev", "python3-dev")
 STATE_LINE = re.compile(r"Running state \[(?P<name>.*?)\] at time")
 
 
@@ -46,7 +54,7 @@ def main(argv=None):
     pillar_text = read_pillar_file(args.pillar) if args.pillar else None
     say("Installing what Salt needs from the system's package manager")
     install_prerequisites(system)
-    say(f"Installing Salt ({args.salt_version or 'the pinned version'}) into {args.venv}")
+    say(f"Installing Salt {args.salt_version or pinned_salt_version()} into {args.venv}")
     salt_call = install_salt(args.venv, args.salt_version)
     if pillar_text is not None:
         say(f"Installing the machine-local pillar {args.pillar} as {LOCAL_PILLAR} (readable by root only)")
@@ -65,7 +73,11 @@ def parse_args(argv):
     parser.add_argument("--roles", help="comma-separated roles to apply instead of the machine's own (e.g. base,dev)")
     parser.add_argument("--pillar", metavar="FILE", help="YAML pillar for this machine, kept as " + str(LOCAL_PILLAR))
     parser.add_argument("--test", action="store_true", help="dry run: show what would change, change nothing")
-    parser.add_argument("--salt-version", metavar="SPEC", help="Salt version to install, e.g. 3007.16 or '3008.*'")
+    parser.add_argument(
+        "--salt-version",
+        metavar="SPEC",
+        help="another Salt version than the pinned one (3008.1 or newer, e.g. 3008.5 or '3008.*')",
+    )
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"where Salt is installed ({DEFAULT_VENV})")
     parser.add_argument("--list", action="store_true", help="list every role and state with its description")
     args = parser.parse_args(argv)
@@ -75,9 +87,29 @@ def parse_args(argv):
         if not roles or unknown:
             parser.error(f"--roles: unknown role(s) {', '.join(unknown) or '(none given)'}; see --list")
         args.roles = roles
-    if args.salt_version and not re.fullmatch(r"[0-9][0-9.]*(\.\*)?", args.salt_version):
-        parser.error(f"--salt-version: {args.salt_version!r} is not a version like 3007.16 or 3007.*")
+    if args.salt_version:
+        problem = salt_version_problem(args.salt_version)
+        if problem:
+            parser.error(f"--salt-version: {problem}")
     return args
+
+
+def salt_version_problem(spec):
+    """Why ``spec`` cannot be installed, or None. Only the shape and the support floor are checked here."""
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)*(\.\*)?", spec):
+        return f"{spec!r} is not a version like 3008.4 or 3008.*"
+    parts = [int(part) for part in spec.split(".") if part != "*"]
+    wildcard = spec.endswith(".*")
+    major, minor = parts[0], parts[1] if len(parts) > 1 else None
+    if major < OLDEST_SALT[0]:
+        return (
+            f"Salt {spec} is out of support (3007 since 2026-07-31) and sparks is tested on 3008 only; "
+            f"upgrade the master first, then minions (README: upgrading a fleet from 3007 to 3008)"
+        )
+    if major == OLDEST_SALT[0] and (minor == 0 or (minor is None and not wildcard)):
+        what = spec if spec.startswith("3008.0") else f"{spec} (that is 3008.0)"
+        return f"Salt {what}: its PyPI package installs without its dependencies; use 3008.1 or newer"
+    return None
 
 
 # ----------------------------------------------------------------------------------------------- catalogue
@@ -129,7 +161,7 @@ def install_prerequisites(system):
         return
     if not shutil.which("apt-get"):
         raise SystemExit(fail("apt-get not found: sparks bootstraps Debian and Ubuntu machines"))
-    needed = [pkg for pkg in ("python3-venv", "ca-certificates") if not dpkg_installed(pkg)]
+    needed = [pkg for pkg in APT_PREREQUISITES if not dpkg_installed(pkg)]
     if needed:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         run(["apt-get", "update", "-qq"], env=env)
@@ -147,19 +179,34 @@ def install_salt(venv, salt_version):
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable if sys.platform != "darwin" else "python3.11", "-m", "venv", str(venv)])
-    requirements = pinned_requirements(salt_version)
+    if salt_version and salt_version != pinned_salt_version():
+        say(
+            f"Salt {salt_version} is not the version CI tested ({pinned_salt_version()}): pip resolves its dependencies"
+        )
     # pip leaves satisfied requirements alone, so a second run installs nothing.
-    run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements])
+    run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pip_arguments(salt_version)])
     return venv / "bin" / "salt-call"
 
 
-def pinned_requirements(salt_version):
-    """The runtime requirements of pyproject.toml (one pin for the whole project), Salt's optionally replaced."""
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = list(project["dependencies"])
-    if salt_version:
-        requirements = [f"salt=={salt_version}" if req.startswith("salt") else req for req in requirements]
-    return requirements
+def pinned_salt_version():
+    """The version on the salt== line of requirements/constraints.txt."""
+    try:
+        found = SALT_PIN.findall(CONSTRAINTS.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SystemExit(fail(f"cannot read {CONSTRAINTS}: {exc.strerror}")) from exc
+    if len(found) != 1:
+        raise SystemExit(fail(f"{CONSTRAINTS} must have exactly one salt==VERSION line (found {len(found)})"))
+    return found[0]
+
+
+def pip_arguments(salt_version=None):
+    """pip install arguments: the pinned Salt with the constraints file (every dependency at the version CI
+    tested), or another version on its own, whose dependencies pip resolves (the file's pins belong to the
+    pinned version and could contradict another's requirements)."""
+    pinned = pinned_salt_version()
+    if not salt_version or salt_version == pinned:
+        return ["--constraint", str(CONSTRAINTS), f"salt=={pinned}"]
+    return [f"salt=={salt_version}"]
 
 
 def read_pillar_file(path):
@@ -237,7 +284,11 @@ def summarize(text, returncode, test):
 # ----------------------------------------------------------------------------------------------- helpers
 def reexec_with_sudo(argv):
     if not shutil.which("sudo"):
-        return fail("run as root (or install sudo): sparks installs packages and system configuration")
+        command = " ".join(["python3", "bootstrap/1nstall.py", *(argv if argv is not None else sys.argv[1:])])
+        return fail(
+            "sparks installs packages and system configuration: run it as root. sudo is not installed here, so "
+            f"become root with `su -` (root's password), then from {REPO_ROOT}: {command}"
+        )
     os.execvp("sudo", ["sudo", sys.executable, str(Path(__file__).resolve()), *(argv or sys.argv[1:])])
     return 1
 

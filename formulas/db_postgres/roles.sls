@@ -5,7 +5,8 @@ include:
   - db_postgres.service
 
 {#- Our own state (salt/_states/sparks_postgres.py): core postgres_user passes the password hash on psql's
-    command line. The password is read from pillar by the state itself, so it is not in this rendered file. #}
+    command line. The password is read from pillar by the state itself, so it is not in this rendered file
+    (from __pillar__: pillar.get would hand a Python module Salt 3008's mask). #}
 {%- for name, role in pg.roles | dictsort %}
 
 db-postgres-role-{{ name }}-present:

@@ -4,20 +4,50 @@
 {{ raise("sparks:salt_minion:master is required: the address of your salt-master") }}
 {%- endif %}
 
+# A venv, and what pip needs to build Salt 3008's dependency timelib (published as source only, in C).
 salt-minion-prerequisites-installed:
   pkg.installed:
-    - pkgs: [python3-venv]
+    - pkgs: {{ salt_minion.packages | json }}
     - install_recommends: false
 
-# Salt in its own venv, the same way bootstrap/1nstall.py installs it (no system Python pollution).
+# Salt in its own venv, the same way bootstrap/1nstall.py installs it (no system Python pollution): the pinned
+# version with requirements/constraints.txt (every dependency as CI tested it), another version on its own.
+{%- set pip = salt_minion.venv ~ "/bin/pip install --quiet --disable-pip-version-check" %}
+{#- What `salt-minion --version` starts with when the wanted version is there ("3008.*": any 3008). #}
+{%- set version_shown = "salt-minion " ~ (salt_minion.version | replace("*", "") if "*" in salt_minion.version
+                                          else salt_minion.version ~ " ") %}
+{%- if salt_minion.constrained %}
+salt-minion-constraints-managed:
+  file.managed:
+    - name: {{ salt_minion.constraints }}
+    - source: salt://salt_minion/files/constraints.txt
+    - makedirs: true
+    - mode: "0644"
+
+{%- endif %}
+
 salt-minion-salt-installed:
   cmd.run:
+{%- if salt_minion.constrained %}
+    # The stamp is the constraints file the venv was last installed with: new pins reinstall, same pins do not.
     - name: >-
         python3 -m venv {{ salt_minion.venv }} &&
-        {{ salt_minion.venv }}/bin/pip install --quiet --disable-pip-version-check 'salt=={{ salt_minion.version }}'
-    - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -q 'salt-minion {{ salt_minion.version | replace('*', '') }}'"
+        {{ pip }} --constraint {{ salt_minion.constraints }} 'salt=={{ salt_minion.version }}' &&
+        cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
+    - unless: >-
+        {{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}' &&
+        cmp -s {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
+{%- else %}
+    - name: >-
+        python3 -m venv {{ salt_minion.venv }} &&
+        {{ pip }} 'salt=={{ salt_minion.version }}'
+    - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}'"
+{%- endif %}
     - require:
       - pkg: salt-minion-prerequisites-installed
+{%- if salt_minion.constrained %}
+      - file: salt-minion-constraints-managed
+{%- endif %}
 
 {%- set minion_config = {"master": salt_minion.master, "id": salt_minion.id or grains["id"],
                          "enable_fqdns_grains": False} %}

@@ -74,6 +74,8 @@ def _impl():
 
 
 def _config(key):
+    # config.get reads __pillar__ itself, so pillar-sourced settings are real on Salt 3008 too (pillar.get
+    # would mask them outside templates: tests/functional/test_pillar_secrets.py checks both).
     try:
         conf = __salt__["config.get"]("pkgsearch", {})  # noqa: F821  pylint: disable=undefined-variable
     except (KeyError, NameError):

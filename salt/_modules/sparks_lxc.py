@@ -24,7 +24,8 @@ def __virtual__():
 
 
 def _declared():
-    lxc = __salt__["pillar.get"]("sparks:lxc", {}) or {}
+    # Not pillar.get: Salt 3008 masks its answer outside templates (every address would be '**********').
+    lxc = __utils__["sparks_pillar.get"](__pillar__, "sparks:lxc") or {}
     defaults = lxc.get("guest_defaults") or {}
     return {name: {**defaults, **(settings or {})} for name, settings in (lxc.get("guests") or {}).items()}
 

@@ -97,7 +97,8 @@ def _run(cmd, ok_codes=(0,), env=None):
 
 
 def _pip_venvs():
-    return [path for path in __salt__["pillar.get"]("sparks:pkg:pip_venvs", []) if path]
+    # Not pillar.get: Salt 3008 masks its answer outside templates (every path would be '**********').
+    return [path for path in __utils__["sparks_pillar.get"](__pillar__, "sparks:pkg:pip_venvs") or [] if path]
 
 
 class _Manager:

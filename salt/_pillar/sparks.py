@@ -1,7 +1,8 @@
 """
 Reject bad ``sparks:`` pillar before any state runs.
 
-Every formula that takes settings describes them in ``<formula>/parameters/schema.yaml``. This external pillar
+Every formula that takes settings describes them in ``<formula>/parameters/schema.yaml`` (keys no formula owns:
+``TOP_LEVEL_KEYS`` below). This external pillar
 checks the compiled pillar against those schemas; when something is wrong it returns the problems as the
 pillar's ``_errors``, and ``state.apply``/``state.highstate`` then refuse to run at all (salt-call, salt-ssh
 and minions alike), naming every bad key and why.
@@ -27,7 +28,14 @@ import yaml
 __virtualname__ = "sparks"
 
 SCHEMA_FILE = os.path.join("parameters", "schema.yaml")
-TOP_LEVEL_KEYS = {"roles": "list[str]", "users": "list[str]"}
+# Keys no formula owns, in the same schema language: roles (top.sls), users (several formulas), and the
+# settings of our execution modules (pkg: salt/_modules/sparks_pkg.py). tests/unit/test_pillar_keys.py checks
+# that every sparks: key our code reads has a schema here or in a formula's schema.yaml.
+TOP_LEVEL_KEYS = {
+    "roles": "list[str]",
+    "users": "list[str]",
+    "pkg": {"pip_venvs": "list[str]"},
+}
 SCALAR_TYPES = {
     "str": (str,),
     "int": (int,),

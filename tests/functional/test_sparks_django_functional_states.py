@@ -4,6 +4,7 @@ sparks_django.migrated, static_collected and superuser_present against real Djan
 
 import json
 import logging
+import os
 
 import pytest
 
@@ -86,6 +87,10 @@ def test_static_collected(django_states, context, tmp_path):
     # A changed source file is copied again, and only that one.
     css = tmp_path / "project" / "greetings" / "static" / "greetings" / "site.css"
     css.write_text("body { color: red; }\n")
+    # collectstatic copies a file whose source is newer than the copy, to the second: a rewrite within the
+    # same second as the copy would look unchanged, so the source's mtime is moved past the copy's.
+    later = (tmp_path / "static" / "greetings" / "site.css").stat().st_mtime + 2
+    os.utime(css, (later, later))
     changed = django_states.static_collected(**context)
     assert [path.rsplit("/", 1)[-1] for path in changed.changes["copied"]] == ["site.css"]
 

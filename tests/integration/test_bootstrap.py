@@ -1,13 +1,17 @@
 """The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 12 and a fresh Debian 13 target (real pip, real apt)."""
 
+import json
 import re
 import subprocess
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.support.saltrun import REPO_ROOT
 
 pytestmark = pytest.mark.integration
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
 SUMMARY = re.compile(r"sparks: (\d+) states, (\d+) (?:changed|would change), (\d+) failed")
 
 
@@ -45,10 +49,32 @@ def test_first_run_installs_salt_privately_and_applies_base(bootstrapped):
     states, changed, failed = summary(first)
     assert failed == 0 and changed > 0 and states >= changed
     assert "==> Installing Salt" in first.stdout
-    assert target.run("/opt/sparks/venv/bin/salt-call --version", check=True).stdout.startswith("salt-call 3007.")
+    assert_installed_as_constrained(target)
     # No system Python pollution: salt is not importable by the system interpreter.
     assert target.run("python3 -c 'import salt'").returncode != 0
     assert target.run("test -f /etc/sudoers.d/sparks && dpkg -s htop fail2ban >/dev/null").returncode == 0
+
+
+def assert_installed_as_constrained(target, venv="/opt/sparks/venv"):
+    """The venv holds the pinned Salt, and every package in it is at the version requirements/constraints.txt
+    gives for the target's Python: what CI tested is what a user installing on another day gets."""
+    pinned = re.search(r"^salt==(\S+)$", CONSTRAINTS.read_text(), re.MULTILINE).group(1)
+    assert target.run(f"{venv}/bin/salt-call --version", check=True).stdout.startswith(f"salt-call {pinned} ")
+    python = target.run(f"{venv}/bin/python -c 'import platform; print(platform.python_version())'", check=True)
+    environment = {"python_version": ".".join(python.stdout.strip().split(".")[:2])}
+    wanted = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if line and not line.startswith("#"):
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                wanted[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
+    listed = target.run(f"{venv}/bin/pip list --format=json --disable-pip-version-check", check=True)
+    installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed.stdout)}
+    assert installed["salt"] == pinned
+    drift = {
+        name: (version, wanted[name]) for name, version in installed.items() if wanted.get(name, version) != version
+    }
+    assert drift == {}, f"installed != constrained: {drift}"
 
 
 def test_second_run_changes_nothing(bootstrapped):

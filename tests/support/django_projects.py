@@ -336,6 +336,7 @@ def django_minion_opts(salt_factories, repo_root):
             "module_dirs": [str(repo_root / "salt" / "_modules")],
             "states_dirs": [str(repo_root / "salt" / "_states")],
             "state_dirs": [str(repo_root / "salt" / "_states")],
+            "utils_dirs": [str(repo_root / "salt" / "_utils")],
             "features": {"enable_slsvars_fixes": True},
         },
     )

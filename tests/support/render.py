@@ -5,6 +5,7 @@ Rendering proves only that states render; formulas are applied for real in tests
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,10 @@ OSES = {
 LINUX = {name: grains for name, grains in OSES.items() if grains["os_family"] == "Debian"}
 
 
-def salt_call(tmp_path, pillar, *args, grains=None):
-    """``salt-call --local ARGS`` with ``pillar`` (a whole pillar, e.g. ``{"sparks": {...}}``); CompletedProcess."""
+def salt_call(tmp_path, pillar, *args, grains=None, env=None):
+    """``salt-call --local ARGS`` with ``pillar`` (a whole pillar, e.g. ``{"sparks": {...}}``); CompletedProcess.
+
+    ``env``: variables added to salt-call's environment."""
     conf = repo_config(tmp_path, tmp_path / "pillar")
     conf.update(file_client="local")
     if grains:
@@ -37,6 +40,7 @@ def salt_call(tmp_path, pillar, *args, grains=None):
         text=True,
         timeout=120,
         check=False,
+        env=dict(os.environ, **env) if env else None,
     )
 
 

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 BUILD_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-image.sh"
 MINION_LAYER_SCRIPT = REPO_ROOT / "tests" / "targets" / "build-minion-layer.sh"
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
 STATE_DIR = Path("/run/sparks-tests")
 LOCK_FILE = Path("/run/sparks-targets.lock")
 # Set (to "held") by a process that holds targets_lock() for its children: pytest's xdist workers, say.
@@ -121,14 +122,16 @@ def image_dir(platform=DEFAULT_PLATFORM):
 def minion_layer_dir(platform=DEFAULT_PLATFORM, salt_version=None):
     """A layer over ``platform``'s image with a salt-minion that starts when configured.
 
-    Its Salt is ``salt_version``, by default the host's own (the pinned one): the layer is keyed by both.
+    Its Salt is ``salt_version``, by default the host's own (the pinned one): the layer is keyed by both, and by
+    requirements/constraints.txt (the pinned Salt installs with it).
     """
     if salt_version is None:
         import salt.version
 
         salt_version = salt.version.__version__
     base = image_dir(platform)
-    key = hashlib.sha256(MINION_LAYER_SCRIPT.read_bytes() + base.name.encode() + salt_version.encode()).hexdigest()
+    recipe = MINION_LAYER_SCRIPT.read_bytes() + CONSTRAINTS.read_bytes()
+    key = hashlib.sha256(recipe + base.name.encode() + salt_version.encode()).hexdigest()
     return _cached_build(
         f"minion-{platform}-{_slug(salt_version)}-{key[:12]}",
         ["bash", str(MINION_LAYER_SCRIPT), str(base), salt_version],

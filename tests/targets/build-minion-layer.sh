@@ -3,6 +3,10 @@
 #
 #   build-minion-layer.sh IMAGE_DIR SALT_VERSION OUTPUT.tar.zst
 #
+# SALT_VERSION equal to the pin of requirements/constraints.txt installs with that file (every dependency as CI
+# tested it), and leaves it where the salt_minion formula keeps it, so applying the formula changes nothing. Any
+# other version (a 3007 minion, the start of the upgrade test) installs on its own: the pins are the pinned Salt's.
+#
 # The layer is an overlayfs upper directory over IMAGE_DIR, packed on its own; targets stack it on the image.
 # The minion starts at boot when /etc/salt/minion.d/ has a config (the harness writes master and id there).
 set -euo pipefail
@@ -10,6 +14,9 @@ set -euo pipefail
 image=${1:?usage: build-minion-layer.sh IMAGE_DIR SALT_VERSION OUTPUT.tar.zst}
 salt_version=${2:?salt version}
 out=${3:?output}
+constraints=$(cd "$(dirname "$0")/../.." && pwd)/requirements/constraints.txt
+pinned=$(sed -n 's/^salt==\([^[:space:];]*\)[[:space:]]*$/\1/p' "$constraints")
+[ -n "$pinned" ] || { echo "no salt== line in $constraints" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/sparks-layer.XXXXXX)
 mkdir -p "$work"/{upper,work,root}
 cleanup() {
@@ -29,9 +36,19 @@ mount --bind /dev/pts "$root/dev/pts"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+# gcc and the headers: Salt 3008's dependency timelib is published as source only (as 1nstall.py and salt_minion do).
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    python3-venv gcc libc6-dev python3-dev >/dev/null
 chroot "$root" python3 -m venv /opt/sparks/venv
-chroot "$root" /opt/sparks/venv/bin/pip install --quiet --disable-pip-version-check "salt==$salt_version"
+pip=(/opt/sparks/venv/bin/pip install --quiet --disable-pip-version-check)
+if [ "$salt_version" = "$pinned" ]; then
+    # Where the salt_minion formula keeps it, with its "installed with these pins" stamp.
+    cp "$constraints" "$root/opt/sparks/venv/sparks-constraints.txt"
+    chroot "$root" "${pip[@]}" --constraint /opt/sparks/venv/sparks-constraints.txt "salt==$salt_version"
+    cp "$constraints" "$root/opt/sparks/venv/sparks-constraints.txt.installed"
+else
+    chroot "$root" "${pip[@]}" "salt==$salt_version"
+fi
 cat >"$root/etc/systemd/system/salt-minion.service" <<UNIT
 [Unit]
 Description=Salt minion (sparks test layer)

@@ -1,15 +1,34 @@
-"""bootstrap/1nstall.py behaviour that needs no root and changes nothing."""
+"""bootstrap/1nstall.py behaviour that changes nothing: listing, argument checks, the pinned install command."""
 
+import glob
+import importlib.util
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from tests.support.saltrun import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "bootstrap" / "1nstall.py"
+CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False)
+def run(*args, python=sys.executable):
+    return subprocess.run([python, str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("bootstrap_install", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_list_names_every_state_with_its_description():
@@ -28,12 +47,91 @@ def test_unknown_role_and_bad_version_are_usage_errors():
     assert bad_version.returncode == 2 and "is not a version" in bad_version.stderr
 
 
-def test_requirements_come_from_pyproject_with_salt_pinned_to_3007():
-    sys.path.insert(0, str(SCRIPT.parent))
-    import importlib.util
+@pytest.mark.parametrize(
+    "version, reason",
+    [
+        ("3008.0", "installs without its dependencies"),
+        ("3008", "installs without its dependencies"),
+        ("3007.16", "out of support"),
+        ("3007.*", "out of support"),
+        ("3006.9", "out of support"),
+    ],
+)
+def test_salt_below_3008_1_is_refused_before_anything_runs(version, reason):
+    refused = run("--salt-version", version, "--roles", "base")
+    assert refused.returncode == 2 and reason in refused.stderr, refused.stderr
+    assert "upgrad" in refused.stderr or "3008.1" in refused.stderr  # it says what to do instead
 
-    spec = importlib.util.spec_from_file_location("bootstrap_install", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert "salt==3007.*" in module.pinned_requirements(None)
-    assert "salt==3008.4" in module.pinned_requirements("3008.4")
+
+def test_pinned_salt_installs_with_the_constraints_file_and_another_version_without_it():
+    module = load_script()
+    (line,) = [line for line in CONSTRAINTS.read_text().splitlines() if line.startswith("salt==")]
+    pinned = line.split("==", 1)[1]
+    assert module.pinned_salt_version() == pinned
+    assert module.pip_arguments(None) == ["--constraint", str(CONSTRAINTS), f"salt=={pinned}"]
+    assert module.pip_arguments(pinned) == module.pip_arguments(None)
+    # Another version: the file's dependency pins belong to the pinned Salt and could contradict its requirements.
+    assert module.pip_arguments("3008.99") == ["salt==3008.99"]
+    assert module.salt_version_problem("3008.*") is None and module.salt_version_problem(pinned) is None
+
+
+def test_the_pin_is_inside_pyproject_range_and_the_support_floor():
+    """pyproject.toml keeps a range for the package metadata; the exact pin must satisfy it."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    (salt_range,) = [Requirement(req) for req in project["dependencies"] if Requirement(req).name == "salt"]
+    pinned = Version(load_script().pinned_salt_version())
+    assert pinned in salt_range.specifier
+    assert pinned >= Version("3008.1")
+
+
+def python_3_10():
+    found = sorted(glob.glob("/root/.pyenv/versions/3.10.*/bin/python"))
+    if not found:
+        reason = "no Python 3.10 interpreter in /root/.pyenv/versions (Ubuntu 22.04's python3 is 3.10)"
+        if os.environ.get("SPARKS_REQUIRE_TARGETS") == "1":
+            pytest.fail(reason + ": CI machines have one")
+        pytest.skip(reason)
+    return found[-1]
+
+
+def test_runs_on_python_3_10():
+    """Ubuntu 22.04's python3 is 3.10: the script must parse and run there (.ci/run also checks it with vermin)."""
+    python = python_3_10()
+    listing = run("--list", python=python)
+    assert listing.returncode == 0, listing.stderr
+    assert "\n  base " in listing.stdout
+    helped = run("--help", python=python)
+    assert helped.returncode == 0 and "--salt-version" in helped.stdout, helped.stderr
+    refused = run("--salt-version", "3008.0", python=python)
+    assert refused.returncode == 2 and "3008.1" in refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the script as another user (runuser)")
+def test_non_root_without_sudo_is_told_how_to_become_root():
+    """A fresh Debian installed with a root password has no sudo: the message must say what to run instead.
+
+    The script and the formulas it lists are copied where `nobody` can read them (the checkout may not be)."""
+    copy = Path(tempfile.mkdtemp(prefix="sparks-bootstrap-", dir="/tmp"))
+    try:
+        copy.chmod(0o755)
+        (copy / "bootstrap").mkdir()
+        shutil.copy(SCRIPT, copy / "bootstrap" / "1nstall.py")
+        shutil.copytree(REPO_ROOT / "formulas", copy / "formulas", symlinks=True)
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys._base_executable
+        proc = subprocess.run(
+            [shutil.which("runuser"), "-u", "nobody", "--", python, str(copy / "bootstrap" / "1nstall.py")]
+            + ["--roles", "base"],
+            env={"PATH": str(copy), "LANG": "C.UTF-8"},  # a PATH without sudo
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd="/",
+        )
+    finally:
+        shutil.rmtree(copy)
+    assert proc.returncode == 1, proc.stderr
+    assert "sudo is not installed" in proc.stderr and "su -" in proc.stderr
+    assert re.search(r"python3 bootstrap/1nstall\.py --roles base\b", proc.stderr), proc.stderr

@@ -30,7 +30,15 @@ BREW_OUTDATED = json.dumps(
 
 @pytest.fixture
 def configure_loader_modules():
-    return {sparks_pkg: {"__salt__": {}, "__context__": {}, "__opts__": {"test": False}}}
+    return {
+        sparks_pkg: {
+            "__salt__": {},
+            "__context__": {},
+            "__opts__": {"test": False},
+            "__pillar__": {},
+            "__utils__": {"sparks_pillar.get": load("_utils", "sparks_pillar").get},
+        }
+    }
 
 
 def test_parsers():
@@ -71,7 +79,6 @@ def test_one_failing_manager_does_not_stop_the_others(monkeypatch):
 
 def test_missing_managers_are_skipped_and_unknown_ones_refused(monkeypatch):
     monkeypatch.setattr(sparks_pkg.salt.utils.path, "which", lambda name: None)
-    sparks_pkg.__salt__["pillar.get"] = MagicMock(return_value=[])
     result = sparks_pkg.refresh_all()
     assert {name: r["status"] for name, r in result.items()} == {
         "apt": "skipped",

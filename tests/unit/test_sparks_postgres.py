@@ -1,9 +1,12 @@
-"""Our PostgreSQL role/database state (salt/_states/sparks_postgres.py) in isolation: psql is faked, no Salt run."""
+"""Our PostgreSQL role/database state (salt/_states/sparks_postgres.py) in isolation: psql is faked, no Salt run.
+(tests/functional/test_pillar_secrets.py runs it against a real PostgreSQL.)"""
 
 import importlib.util
 
 import pytest
+from salt.utils.secret import hide
 
+from tests.support.loadmod import load
 from tests.support.saltrun import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location("sparks_postgres", REPO_ROOT / "salt/_states/sparks_postgres.py")
@@ -43,16 +46,11 @@ class FakePsql:
 def state(monkeypatch):
     def _state(answers=None, test=False, pillar=None, fail=None):
         psql = FakePsql(answers, fail)
-        pillar = pillar or {}
-        monkeypatch.setattr(
-            sparks_postgres,
-            "__salt__",
-            {
-                "cmd.run_all": psql,
-                "pillar.get": lambda key, default=None: pillar.get(key, default),
-            },
-            raising=False,
-        )
+        monkeypatch.setattr(sparks_postgres, "__salt__", {"cmd.run_all": psql}, raising=False)
+        # The pillar as Salt 3008 hands it to modules: wrapped in MaskedDict (real values, masked repr).
+        monkeypatch.setattr(sparks_postgres, "__pillar__", hide(pillar or {}), raising=False)
+        utils = {"sparks_pillar.get": load("_utils", "sparks_pillar").get}
+        monkeypatch.setattr(sparks_postgres, "__utils__", utils, raising=False)
         monkeypatch.setattr(sparks_postgres, "__opts__", {"test": test}, raising=False)
         return psql
 
@@ -78,7 +76,7 @@ def test_quoting():
 
 
 def test_new_role_is_created_with_a_verifier_on_stdin_never_the_password(state):
-    psql = state(pillar={"roles:app:password": SECRET})
+    psql = state(pillar={"roles": {"app": {"password": SECRET}}})
     ret = sparks_postgres.role_present("app", password_pillar="roles:app:password", createdb=True)
     assert ret["result"] is True
     assert ret["changes"] == {"role": "created", "login": True, "createdb": True, "password": "set"}
