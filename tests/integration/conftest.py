@@ -22,6 +22,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("platform", names, scope="module")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         platform = getattr(item, "callspec", None) and item.callspec.params.get("platform")
