@@ -51,3 +51,27 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"{len(integration)} integration tests cannot run here: {reason}")
     for item in integration:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+_DURATIONS = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add up setup, call and teardown time per test file and Debian release (xdist forwards the reports)."""
+    path, _, rest = report.nodeid.partition("::")
+    platform = next((name for name in ("debian13", "debian12") if f"[{name}" in rest), "-")
+    _DURATIONS[(path, platform)] = _DURATIONS.get((path, platform), 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The time each integration test file took per release: what CI's time budget is spent on."""
+    rows = sorted(
+        ((k, v) for k, v in _DURATIONS.items() if k[0].startswith("tests/integration/")), key=lambda kv: -kv[1]
+    )
+    if not rows or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("time per integration test file and release (setup + call + teardown)")
+    for (path, platform), seconds in rows:
+        terminalreporter.write_line(f"{seconds / 60:6.1f} min  {platform:9} {path}")
+    total = sum(seconds for _, seconds in rows)
+    terminalreporter.write_line(f"{total / 60:6.1f} min  in all (spread over the xdist workers)")
