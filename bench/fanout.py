@@ -83,13 +83,13 @@ def main():
         master, master_conf = start_master(scratch, run.network.gateway)
         try:
             names = [f"fan{i}" for i in range(1, 7)]
-            minion = lambda target: {
+            minion = {
                 "master": run.network.gateway,
-                "master_port": 14506,  # noqa: E731
+                "master_port": 14506,
                 "publish_port": 14505,
                 "enable_fqdns_grains": False,
             }
-            run.boot(*names, minion_config=minion)
+            run.boot(*names, minion_config=lambda target: minion)
             ssh = SaltSSH(scratch / "ssh", run.roster())
             first = ssh.run(names, "state.apply", "base", "--max-procs=6", timeout=1800)
             failed = {n: first.failed(n) for n in names if first.failed(n)}

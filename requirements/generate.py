@@ -86,7 +86,9 @@ def requirements(salt):
     """salt==<salt>, pyproject's other dependencies and every extra's: what the repository's venv installs."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = [f"salt=={salt}"]
-    wanted += [req for req in project["dependencies"] if canonical(re.split(r"[<>=!~;\[ ]", req, 1)[0]) != "salt"]
+    wanted += [
+        req for req in project["dependencies"] if canonical(re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0]) != "salt"
+    ]
     for extra in project.get("optional-dependencies", {}).values():
         wanted += extra
     return wanted

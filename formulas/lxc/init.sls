@@ -1,4 +1,4 @@
-# LXC host: lxc, templates and debootstrap in one transaction, lxc-net's bridge and subnet from pillar, guests from pillar created, provisioned for salt-ssh and started.
+# LXC host: lxc and its tools in one transaction, lxc-net from pillar, the pillar's guests created and started.
 include:
   - lxc.net
   - lxc.guests

@@ -302,7 +302,8 @@ def run_program(argv, extra_secrets=None, **kwargs):
     ``{retcode, stdout, stderr, argv}`` masked like everything else; never raises on a non-zero exit.
     Used for health-check commands, git and pip.
 
-    CLI example: ``salt-call sparks_django.run_program '[curl, -fsS, http://127.0.0.1:8000/]' project_dir=/srv/app/current/src``
+    CLI example:
+    ``salt-call sparks_django.run_program '[curl, -fsS, http://127.0.0.1:8000/]' project_dir=/srv/app/current/src``
     """
     context = _split_context(kwargs, "run_program")
     argv = shlex.split(argv) if isinstance(argv, str) else [str(part) for part in argv]

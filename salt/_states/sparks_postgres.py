@@ -171,7 +171,7 @@ def role_present(
 
     wanted = {"login": login, "superuser": superuser, "createdb": createdb, "createrole": createrole}
     if rows:
-        current = dict(zip(ROLE_FLAGS, (value == "t" for value in rows[0][:4])))
+        current = dict(zip(ROLE_FLAGS, (value == "t" for value in rows[0][:4]), strict=True))
         changes = {flag: value for flag, value in wanted.items() if current[flag] != bool(value)}
         password_changes = secret is not None and not password_matches(rows[0][4], secret)
         if password_changes:

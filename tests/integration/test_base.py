@@ -1,4 +1,4 @@
-"""The `base` role applied for real to a fresh Debian 12 and a fresh Debian 13 target with salt-ssh, and checked on the target."""
+"""The `base` role applied for real with salt-ssh to fresh Debian 13 and Debian 12 targets, and checked there."""
 
 import pytest
 import yaml

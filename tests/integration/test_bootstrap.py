@@ -1,4 +1,6 @@
-"""The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 12 and a fresh Debian 13 target (real pip, real apt)."""
+"""The README's main command, `bootstrap/1nstall.py`, run inside a fresh Debian 13 and Debian 12 target (real pip and
+apt).
+"""
 
 import json
 import re

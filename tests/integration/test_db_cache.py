@@ -1,7 +1,7 @@
-"""`db_redis`, `db_memcached` and `db_sqlite` applied for real to one fresh Debian target per release (12 and 13) with pillar.example's
-sections, then checked on the target: redis answers PING with the pillar's settings, memcached answers `stats`
-with its memory and port, sqlite3 runs; a second apply changes nothing; a changed setting restarts only the
-service whose configuration changed.
+"""`db_redis`, `db_memcached` and `db_sqlite` applied for real to one fresh Debian target per release (13 and 12) with
+pillar.example's sections, then checked on the target: redis answers PING with the pillar's settings, memcached
+answers `stats` with its memory and port, sqlite3 runs; a second apply changes nothing; a changed setting restarts
+only the service whose configuration changed.
 """
 
 import copy
@@ -73,7 +73,7 @@ def test_redis_answers_ping_with_pillar_settings(cache):
     cli = f"redis-cli -h 127.0.0.1 -p {redis['port']}"
     assert target.run(f"{cli} PING", check=True).stdout.strip() == "PONG"
     config = target.run(f"{cli} CONFIG GET '*'", check=True).stdout.splitlines()
-    config = dict(zip(config[::2], config[1::2]))
+    config = dict(zip(config[::2], config[1::2], strict=True))
     assert config["maxmemory"] == str(64 * 1024 * 1024)
     assert config["maxmemory-policy"] == redis["maxmemory_policy"]
     assert config["appendonly"] == "yes"

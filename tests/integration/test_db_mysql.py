@@ -1,6 +1,6 @@
-"""`db_mysql` (MariaDB) and `dev_django_full` applied for real to one fresh Debian target per release (12 and 13) with pillar.example's
-sections: MariaDB answers `mysqladmin ping` with the pillar's settings, the Django build libraries are installed
-(one transaction) and usable, and a second apply changes nothing.
+"""`db_mysql` (MariaDB) and `dev_django_full` applied for real to one fresh Debian target per release (13 and 12) with
+pillar.example's sections: MariaDB answers `mysqladmin ping` with the pillar's settings, the Django build libraries
+are installed (one transaction) and usable, and a second apply changes nothing.
 """
 
 import pytest

@@ -1,4 +1,5 @@
-"""`db_postgres` applied for real to a fresh Debian 12 and a fresh Debian 13 target with pillar.example's section, checked on the target.
+"""`db_postgres` applied for real to a fresh Debian 13 and a fresh Debian 12 target with pillar.example's section,
+checked on the target.
 
 The checks run in file order on one module-scoped target: they build on each other (a changed password, a
 changed setting, a refused pg_hba.conf), each restoring the example pillar afterwards.

@@ -1,5 +1,6 @@
-"""The `django` formula applied for real, with `db_postgres` and `db_redis`, to one Debian target per release (12 and 13) through salt-ssh,
-using pillar.example's sections (only the git source and revisions differ: the test's own repository).
+"""The `django` formula applied for real, with `db_postgres` and `db_redis`, to one Debian target per release (13 and
+12) through salt-ssh, using pillar.example's sections (only the git source and revisions differ: the test's own
+repository).
 
 The project is `shop` (tests/support/django_projects.py): a model with migrations, a view reading the
 database, a health view, a celery task through Redis, static files. Its git repository (tags v1, v2 and a v3 whose

@@ -78,7 +78,7 @@ def test_highstate_converges_each_minion_to_its_own_roles(fleet):
     assert ret.returncode == 0, ret.stdout[-3000:]
     for name, roles in ROLES.items():
         ids = state_ids(ret.data[name])
-        assert all(not r["result"] is False for r in ret.data[name].values())
+        assert all(r["result"] is not False for r in ret.data[name].values())
         for role, prefix in STATE_PREFIX.items():
             assert any(i.startswith(prefix) for i in ids) == (role in roles), (name, ids)
     assert "git" in targets["fleet1"].packages() and "git" not in targets["fleet2"].packages()

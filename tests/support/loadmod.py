@@ -1,4 +1,4 @@
-"""Import one of our Salt modules (salt/_modules, salt/_states, salt/_pillar) as a plain Python module for unit tests."""
+"""Import one of our Salt modules (salt/_modules, salt/_states, salt/_pillar) as a plain Python module (unit tests)."""
 
 import importlib.util
 import sys

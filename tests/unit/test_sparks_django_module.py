@@ -212,7 +212,8 @@ def test_createsuperuser_passes_the_password_only_through_the_environment(run_al
 
 def test_user_info_passes_the_username_through_the_environment(run_all, project):
     run_all.return_value = _ok(
-        '0 objects imported automatically\nSPARKS_DJANGO_RESULT={"username": "x\'; drop", "is_superuser": true, "is_staff": true, "is_active": true}\n'
+        "0 objects imported automatically\n"
+        'SPARKS_DJANGO_RESULT={"username": "x\'; drop", "is_superuser": true, "is_staff": true, "is_active": true}\n'
     )
     info = sparks_django.user_info("x'; drop", **project)
     assert info["is_superuser"] is True
@@ -298,7 +299,10 @@ def test_parse_migration_plan():
 
 
 def test_parse_showmigrations():
-    text = "admin\n [X] 0001_initial\n [ ] 0002_logentry_remove_auto_add\nempty\n (no migrations)\nshop\n [X] 0001_squashed_0004 (4 squashed migrations)\n"
+    text = (
+        "admin\n [X] 0001_initial\n [ ] 0002_logentry_remove_auto_add\nempty\n (no migrations)\n"
+        "shop\n [X] 0001_squashed_0004 (4 squashed migrations)\n"
+    )
     assert sparks_django._parse_showmigrations(text) == {
         "admin": [
             {"name": "0001_initial", "applied": True},
