@@ -5,10 +5,9 @@ our modules and pillar checker), listening on the test bridge; each target runs 
 harness's minion layer and is accepted automatically (auto_accept: tests only).
 """
 
-import time
-
 import pytest
 
+from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 
 pytestmark = pytest.mark.integration
@@ -48,24 +47,6 @@ def fleet(master, target_run):
     wait_for_ping(salt, "*", list(ROLES))
     yield {t.name: t for t in targets}, salt
     target_run.shutdown(*targets)
-
-
-def wait_for_ping(salt, target, expected, seconds=120):
-    """Ping until ``expected`` minion ids all answer. A minion that is still (re)connecting misses the publish,
-    so each try is short: salt waits --timeout plus its gather_job_timeout (10 s) for silent minions."""
-    from pytestshellutils.exceptions import FactoryTimeout
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            pinged = salt.run("--timeout=5", "test.ping", minion_tgt=target, _timeout=60)
-        except FactoryTimeout:
-            continue
-        data = pinged.data if isinstance(pinged.data, dict) else {target: pinged.data}
-        if sorted(name for name, answer in data.items() if answer is True) == sorted(expected):
-            return
-        time.sleep(2)
-    pytest.fail(f"minions {expected} did not all answer the master within {seconds}s")
 
 
 def state_ids(minion_return):
