@@ -86,11 +86,29 @@ salt-minion-unit-managed:
         [Install]
         WantedBy=multi-user.target
 
+# A running minion takes a new Salt, configuration or unit only by restarting. Through a master, the run applying
+# this is the minion's own job: a restart inside it (a `watch`) races the job's return, which survives only
+# because Salt's service.restart treats salt-minion specially (a scope of its own, and --no-block since 3006.15)
+# and the unit stops only the main process. Instead the restart is handed to systemd, detached, 10 s after the
+# run (once it has returned), the same for salt-ssh and for the minion itself; the daemon-reload picks up a
+# changed unit. A minion that was not running (a first install) is only started, below: after this check, so
+# that its fresh start is not restarted again.
+salt-minion-service-restart-scheduled:
+  cmd.run:
+    - name: >-
+        systemd-run --on-active=10 --description="salt-minion restart (sparks salt_minion)"
+        /bin/sh -c 'systemctl daemon-reload && systemctl restart salt-minion'
+    - onlyif: systemctl is-active --quiet salt-minion
+    - onchanges:
+      - cmd: salt-minion-salt-installed
+      - file: salt-minion-config-managed
+      - file: salt-minion-unit-managed
+
 salt-minion-service-running:
   service.running:
     - name: salt-minion
     - enable: true
-    - watch:
-      - cmd: salt-minion-salt-installed
+    - require:
+      - cmd: salt-minion-service-restart-scheduled
       - file: salt-minion-config-managed
       - file: salt-minion-unit-managed

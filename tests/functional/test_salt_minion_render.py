@@ -56,3 +56,16 @@ def test_the_file_server_serves_the_constraints_file_itself(tmp_path):
     proc = salt_call(tmp_path, {}, "cp.get_file_str", "salt://salt_minion/files/constraints.txt")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["local"] == CONSTRAINTS.read_text()
+
+
+def test_a_running_minion_is_restarted_by_systemd_after_the_run_never_inside_it(tmp_path):
+    """Through a master, the run is the minion's own job: a restart inside it would cut it off before it returns."""
+    states = show_sls(tmp_path, "salt_minion", LINUX["Debian-12"], minion_pillar())
+    restart, running = states["salt-minion-service-restart-scheduled"], states["salt-minion-service-running"]
+    command = arg(restart, "cmd", "name")
+    assert command.startswith("systemd-run --on-active=") and "systemctl restart salt-minion" in command
+    assert arg(restart, "cmd", "onlyif") == "systemctl is-active --quiet salt-minion"
+    assert {"cmd": "salt-minion-salt-installed"} in arg(restart, "cmd", "onchanges")
+    # The service state only starts a minion that is not running (a first install), after the check above.
+    assert not any(isinstance(item, dict) and "watch" in item for item in running["service"])
+    assert {"cmd": "salt-minion-service-restart-scheduled"} in arg(running, "service", "require")
