@@ -56,6 +56,9 @@ PLATFORMS = {
     "debian12": Platform("debian12", "bookworm", "3.11"),
 }
 DEFAULT_PLATFORM = "debian13"  # Debian's stable release
+# The Salt that tests/integration/test_fleet_upgrade.py upgrades a fleet from (3007 is out of support: nothing else
+# runs it). 3007.17 needs a certifi the package index here lacks. Its minion layers are built ahead with the others.
+UPGRADE_FROM_SALT = "3007.16"
 
 
 class TargetError(RuntimeError):
@@ -144,6 +147,7 @@ def build_images(platforms=tuple(PLATFORMS), minion=True):
         image_dir(platform)
         if minion:
             minion_layer_dir(platform)
+            minion_layer_dir(platform, UPGRADE_FROM_SALT)
 
 
 def _slug(text):
