@@ -10,14 +10,15 @@ it renders Jinja, so ``salt["pillar.get"]`` in SLS and file templates returns re
 ``__pillar__`` itself holds the real values (3008 wraps it in ``MaskedDict``/``MaskedList``, which only mask
 their repr): reading it by key path is what ``config.get`` does too, unmasked. The containers are unwrapped
 here, so what a module returns or logs on purpose is plain data; keep secrets out of returns and logs anyway.
-Works the same on Salt 3007, whose pillar is plain.
+Works the same on Salt 3007, whose pillar is plain: a fleet upgrading from 3007 (README) syncs it to minions
+still on 3007.
 """
 
 import salt.utils.data
 
 try:  # Salt >= 3008
     from salt.utils.secret import expose
-except ImportError:  # Salt 3007: nothing is masked
+except ImportError:  # Salt 3007 (a minion not upgraded yet): nothing is masked
 
     def expose(value):
         return value

@@ -34,12 +34,12 @@ def test_default_is_the_pinned_salt_installed_with_the_constraints_file(tmp_path
 
 
 def test_another_version_installs_on_its_own(tmp_path):
-    """A 3007 minion (under a master not yet upgraded) must not get 3008's dependency pins."""
-    states = show_sls(tmp_path, "salt_minion", LINUX["Debian-12"], minion_pillar(version="3007.16"))
+    """Another version than the pin must not get the pinned version's dependency pins."""
+    states = show_sls(tmp_path, "salt_minion", LINUX["Debian-12"], minion_pillar(version="3008.1"))
     assert "salt-minion-constraints-managed" not in states
     command = arg(states["salt-minion-salt-installed"], "cmd", "name")
-    assert "'salt==3007.16'" in command and "--constraint" not in command
-    assert "grep -qF 'salt-minion 3007.16 '" in arg(states["salt-minion-salt-installed"], "cmd", "unless")
+    assert "'salt==3008.1'" in command and "--constraint" not in command
+    assert "grep -qF 'salt-minion 3008.1 '" in arg(states["salt-minion-salt-installed"], "cmd", "unless")
     (tmp_path / "wildcard").mkdir()
     wildcard = show_sls(tmp_path / "wildcard", "salt_minion", LINUX["Debian-12"], minion_pillar(version="3008.*"))
     assert "grep -qF 'salt-minion 3008.'" in arg(wildcard["salt-minion-salt-installed"], "cmd", "unless")

@@ -50,8 +50,8 @@ def test_parsers():
         {"name": "less", "current": "4.1.3", "latest": "4.2.0"}
     ]
     assert sparks_pkg.parse_npm_outdated("") == []
-    assert sparks_pkg.parse_pip_outdated('[{"name": "salt", "version": "3007.1", "latest_version": "3007.16"}]') == [
-        {"name": "salt", "current": "3007.1", "latest": "3007.16"}
+    assert sparks_pkg.parse_pip_outdated('[{"name": "salt", "version": "3008.1", "latest_version": "3008.4"}]') == [
+        {"name": "salt", "current": "3008.1", "latest": "3008.4"}
     ]
     assert sparks_pkg.parse_gem_outdated("rake (13.0.6 < 13.2.1)\nbundler (2.4.1 < 2.5.0)\n") == [
         {"name": "rake", "current": "13.0.6", "latest": "13.2.1"},
