@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -125,15 +126,20 @@ def image_dir(platform=DEFAULT_PLATFORM):
 def minion_layer_dir(platform=DEFAULT_PLATFORM, salt_version=None):
     """A layer over ``platform``'s image with a salt-minion that starts when configured.
 
-    Its Salt is ``salt_version``, by default the host's own (the pinned one): the layer is keyed by both, and by
-    requirements/constraints.txt (the pinned Salt installs with it).
+    Its Salt is ``salt_version``, by default the host's own (the pinned one): the layer is keyed by both, and the
+    pinned Salt's by requirements/constraints.txt too (it installs with that file; another version ignores it, so
+    a new pin of a test tool does not rebuild the upgrade test's 3007 layers).
     """
     if salt_version is None:
         import salt.version
 
         salt_version = salt.version.__version__
     base = image_dir(platform)
-    recipe = MINION_LAYER_SCRIPT.read_bytes() + CONSTRAINTS.read_bytes()
+    constraints = CONSTRAINTS.read_bytes()
+    recipe = MINION_LAYER_SCRIPT.read_bytes()
+    # The same test as build-minion-layer.sh's: the version on the constraints' salt== line installs with them.
+    if re.search(rb"^salt==" + re.escape(salt_version.encode()) + rb"\s*$", constraints, re.MULTILINE):
+        recipe += constraints
     key = hashlib.sha256(recipe + base.name.encode() + salt_version.encode()).hexdigest()
     return _cached_build(
         f"minion-{platform}-{_slug(salt_version)}-{key[:12]}",
