@@ -117,9 +117,12 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     assert down.run("stat -c %a /root/.ssh", check=True).stdout.strip() == "700"
 
 
-def test_agentless_node_joins_the_master_through_salt_minion_state(master, target_run, salt_ssh):
-    """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate."""
-    (node,) = target_run.boot("agentless1")
+def test_agentless_node_joins_the_master_through_salt_minion_state(master, target_run, salt_ssh, platform):
+    """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate.
+
+    On both releases (the one test of the `salt_minion` formula itself: the fleet above has Salt from the
+    harness's minion layer); each is its own xdist group, with a master of its own."""
+    (node,) = target_run.boot("agentless1", platform=platform)
     try:
         salt_ssh.set_pillar(
             {
@@ -151,6 +154,13 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         assert all(i.startswith("local-perms-") for i in state_ids(ret.data))
         again = salt_ssh.run(node.name, "state.apply", "salt_minion")
         assert again.changed(node.name) == {}
+        # And back: salt_minion.clean stops the minion and removes its unit and configuration (twice: no change).
+        clean = salt_ssh.run(node.name, "state.apply", "salt_minion.clean")
+        assert clean.failed(node.name) == {}, clean.stdout[-3000:]
+        assert node.run("systemctl is-active salt-minion").stdout.strip() in ("inactive", "unknown")
+        assert not (node.root / "etc/systemd/system/salt-minion.service").exists()
+        assert not (node.root / "etc/salt/minion.d/sparks.conf").exists()
+        assert salt_ssh.run(node.name, "state.apply", "salt_minion.clean").changed(node.name) == {}
     finally:
         salt_ssh.set_pillar({})
         target_run.shutdown(node)
