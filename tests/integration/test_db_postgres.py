@@ -200,3 +200,21 @@ def test_pg_hba_that_postgres_would_not_parse_is_refused_and_old_file_stays(pg, 
     assert target.read(hba_path(target)) == before
     # The cluster was not reloaded with it and still takes password logins.
     assert tcp_login(target, PASSWORD).returncode == 0
+
+
+# db_postgres.clean's logic (paths from the map) does not depend on the release: Debian 13 only, last (it undoes
+# what the checks above read).
+@pytest.mark.platforms("debian13")
+def test_clean_stops_the_cluster_removes_the_server_and_keeps_the_data(pg, salt_ssh):
+    target, _ = pg
+    version = pg_version(target)
+    ret = salt_ssh.run(target.name, "state.apply", "db_postgres.clean")
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert ret.failed(target.name) == {}
+    assert {f"postgresql-{version}", f"postgresql-client-{version}"} & target.packages() == set()
+    assert ":5432 " not in target.run("ss -Hltn", check=True).stdout
+    assert not (target.root / f"etc/postgresql/{version}/main/conf.d/sparks.conf").exists()
+    assert not (target.root / "usr/local/lib/sparks/pg-hba-check").exists()
+    assert (target.root / f"var/lib/postgresql/{version}/main/PG_VERSION").exists()  # the databases stay
+    again = salt_ssh.run(target.name, "state.apply", "db_postgres.clean")
+    assert again.failed(target.name) == {} and again.changed(target.name) == {}
