@@ -157,6 +157,12 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         # And back: salt_minion.clean stops the minion and removes its unit and configuration (twice: no change).
         clean = salt_ssh.run(node.name, "state.apply", "salt_minion.clean")
         assert clean.failed(node.name) == {}, clean.stdout[-3000:]
+        # Salt stops the salt-minion unit with --no-block (since 3006.15: a minion stopping itself would deadlock),
+        # so the state returns while it is still deactivating.
+        deadline = time.monotonic() + 60
+        while node.run("systemctl is-active salt-minion").stdout.strip() == "deactivating":
+            assert time.monotonic() < deadline, "salt-minion still deactivating after 60 s"
+            time.sleep(0.5)
         assert node.run("systemctl is-active salt-minion").stdout.strip() in ("inactive", "unknown")
         assert not (node.root / "etc/systemd/system/salt-minion.service").exists()
         assert not (node.root / "etc/salt/minion.d/sparks.conf").exists()
