@@ -8,7 +8,7 @@ with `salt-call --local` and the repository's configuration, the way `bootstrap/
 The guests are one per Debian release, as pillar.example declares them: web1 bookworm (Debian 12), db1 trixie
 (Debian 13), both built by this host's (Debian 12's) lxc-templates debian template.
 
-The debian template's cache (a debootstrap of each release, ~150 MB each) is a cache of the test run: it lives
+The debian template's cache (a debootstrap of each release, ~300 MB each) is a cache of the test run: it lives
 under the suite's cache root, `<$SPARKS_CACHE_DIR>/lxc` (the template honours `LXC_CACHE_PATH`, which salt-call
 passes on to lxc-create), so an empty cache root is a cold run here too: a debootstrap per release, about a
 minute each on an idle machine.
