@@ -121,8 +121,9 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
     """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate.
 
     On both releases (the one test of the `salt_minion` formula itself: the fleet above has Salt from the
-    harness's minion layer); each is its own xdist group, with a master of its own."""
-    (node,) = target_run.boot("agentless1", platform=platform)
+    harness's minion layer); each is its own xdist group. A worker that runs both groups keeps one master for the
+    module, which has accepted the first node's key: each release's node has a minion id of its own."""
+    (node,) = target_run.boot(f"agentless{platform.removeprefix('debian')}", platform=platform)
     try:
         salt_ssh.set_pillar(
             {
