@@ -51,7 +51,7 @@ db-mongodb-repo-list-file-managed:
     - name: {{ repo.file }}
     - contents: >-
         deb [signed-by={{ repo.key_file }}] {{ repo.url }}
-        {{ grains["oscodename"] }}/mongodb-org/{{ mongodb.version }} {{ repo.component }}
+        {{ repo.codename or grains["oscodename"] }}/mongodb-org/{{ mongodb.version }} {{ repo.component }}
     - mode: "0644"
     - require:
       - {{ key_module }}: db-mongodb-repo-key-file-managed

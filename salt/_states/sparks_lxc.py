@@ -36,6 +36,9 @@ LXC_NET_SCRIPT = "/usr/libexec/lxc/lxc-net"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 LXC_NET_UP_FLAG = "/run/lxc/network_up"
+# A cold template cache means a debootstrap from the mirror: minutes, more on a loaded machine or a slow mirror.
+CREATE_TIMEOUT = 1800
+TAIL_LINES = 20
 
 
 def __virtual__():
@@ -189,6 +192,27 @@ def _missing_packages(rootfs, packages):
     return missing
 
 
+def _tail(text, lines=TAIL_LINES):
+    return "\n".join((text or "").rstrip().splitlines()[-lines:])
+
+
+def _create_failure(cmd, result, config):
+    """The comment of a failed ``lxc-create``: the command, how it ended, and the end of what it printed.
+
+    The templates print their own errors on stdout ("Failed to download the rootfs"), LXC its own on stderr,
+    so both tails are shown."""
+    command = " ".join(cmd)
+    if result["retcode"] == 0:
+        how = f"exited 0 but left no {config}"
+    else:
+        how = f"exited {result['retcode']}"
+    parts = [f"{command} {how}"]
+    for stream in ("stderr", "stdout"):
+        if (result.get(stream) or "").strip():
+            parts.append(f"{stream} (last {TAIL_LINES} lines):\n{_tail(result[stream])}")
+    return "\n".join(parts)
+
+
 def _attach(name, command, timeout=600):
     return _run(
         [
@@ -285,13 +309,10 @@ def present(
         cmd = ["lxc-create", "-n", name, "-t", template, "--", "-r", release]
         if mirror:
             cmd.append(f"--mirror={mirror}")
-        created = _run(cmd, timeout=1800)
-        if created["retcode"] != 0:
-            ret.update(
-                result=False,
-                changes={},
-                comment=f"lxc-create {name} failed:\n{(created['stderr'] or created['stdout'])[-3000:]}",
-            )
+        created = _run(cmd, timeout=CREATE_TIMEOUT)
+        # Exit code 0 without a config is a failure too: every later step reads that file.
+        if created["retcode"] != 0 or not _exists(name):
+            ret.update(result=False, changes={}, comment=_create_failure(cmd, created, _config_path(name)))
             return ret
 
     state_before = _guest_state(name) or "STOPPED"

@@ -13,10 +13,13 @@ Salt 3008 removed the core ``npm`` state; this one only needs the ``npm`` binary
 """
 
 import json
+import os
 
 import salt.utils.path
 
 __virtualname__ = "sparks_npm"
+# Where global packages live with Debian's npm (its prefix is /usr/local): what `removed` looks at without npm.
+GLOBAL_MODULES = "/usr/local/lib/node_modules"
 
 
 def __virtual__():
@@ -74,7 +77,14 @@ def installed(name, version=None, registry=None):
 
 def removed(name):
     ret = {"name": name, "result": True, "changes": {}, "comment": ""}
-    if _missing_binary(ret):
+    if not salt.utils.path.which("npm"):
+        # A clean state that removed npm itself must change nothing when applied again; a package npm left
+        # behind cannot be uninstalled without it, and that is a failure, not "absent".
+        path = os.path.join(GLOBAL_MODULES, name)
+        if os.path.exists(path):
+            ret.update(result=False, comment=f"npm is not installed: cannot uninstall {name} from {path}")
+        else:
+            ret["comment"] = f"{name} is not installed (nor is npm)"
         return ret
     current = installed_versions().get(name)
     if not current:

@@ -1,6 +1,6 @@
 """The database formulas and dev_django_full rendered by a real salt-call, per OS, with pillar.example's sections.
 
-Debian 12 is also applied for real in tests/integration/test_db_*.py; Ubuntu is only rendered here.
+Debian 12 and 13 are also applied for real in tests/integration/test_db_*.py; Ubuntu is only rendered here.
 """
 
 import pytest
@@ -24,7 +24,7 @@ def test_every_formula_renders_with_the_example_pillar(tmp_path, osname):
     assert all(any(state_id.startswith(f.replace("_", "-") + "-") for f in FORMULAS) for state_id in states)
 
 
-@pytest.mark.parametrize("osname, version", [("Debian-12", 15), ("Ubuntu-24.04", 16)])
+@pytest.mark.parametrize("osname, version", [("Debian-13", 17), ("Debian-12", 15), ("Ubuntu-24.04", 16)])
 def test_postgres_version_follows_the_distribution_and_pillar(tmp_path, osname, version):
     states = show_sls(tmp_path, "db_postgres", LINUX[osname], {"sparks": {}})
     assert arg(states["db-postgres-package-installed"], "pkg", "pkgs")[0] == f"postgresql-{version}"
@@ -40,7 +40,15 @@ def test_postgres_passwords_are_not_in_the_rendered_states(tmp_path):
     assert arg(role, "sparks_postgres", "password_pillar") == "sparks:db_postgres:roles:shop:password"
 
 
-@pytest.mark.parametrize("osname, url", [("Debian-12", "apt/debian bookworm/"), ("Ubuntu-24.04", "apt/ubuntu noble/")])
+@pytest.mark.parametrize(
+    "osname, url",
+    [
+        ("Debian-12", "apt/debian bookworm/"),
+        # The vendor has no trixie suite: Debian 13 gets bookworm's (db_mongodb/parameters/osfinger/Debian-13.yaml).
+        ("Debian-13", "apt/debian bookworm/"),
+        ("Ubuntu-24.04", "apt/ubuntu noble/"),
+    ],
+)
 def test_mongodb_repository_per_os_and_key_required(tmp_path, osname, url):
     states = show_sls(
         tmp_path, "db_mongodb", LINUX[osname], {"sparks": {"db_mongodb": {"repo": {"key_hash": "ab" * 32}}}}

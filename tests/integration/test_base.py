@@ -79,6 +79,9 @@ def test_second_apply_changes_nothing(based, salt_ssh):
     assert again.changed(target.name) == {}
 
 
+# Refusals of bad input: the same checks (visudo, our pillar checker on the salt-ssh side) on both releases, and
+# each costs an apply (and the bad-pillar cases a boot each), so Debian 13 only.
+@pytest.mark.platforms("debian13")
 def test_sudoers_rule_that_fails_visudo_is_refused_and_old_file_stays(based, salt_ssh):
     target, _ = based
     before = target.read("/etc/sudoers.d/sparks")
@@ -95,6 +98,7 @@ def test_sudoers_rule_that_fails_visudo_is_refused_and_old_file_stays(based, sal
     assert ret.returncode != 0
 
 
+@pytest.mark.platforms("debian13")
 @pytest.mark.parametrize(
     "pillar, message",
     [
@@ -112,3 +116,27 @@ def test_bad_pillar_is_refused_before_anything_changes(boot, salt_ssh, pillar, m
     assert ret.returncode != 0
     assert message in ret.stdout
     assert snapshot(target) == before
+
+
+# Each formula's clean state, applied once for real and then again with zero changes: its logic (the same package
+# names and paths from the map) does not depend on the release, so Debian 13 only. Last in the module: it undoes
+# what the checks above read.
+@pytest.mark.platforms("debian13")
+def test_clean_removes_the_dropins_and_packages_and_keeps_sudo(based, salt_ssh):
+    target, _ = based
+    ret = salt_ssh.run(target.name, "state.apply", "base.clean")
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert ret.failed(target.name) == {}
+    assert set(ret.changed(target.name)) == {"base-clean-config-absent", "base-clean-packages-removed"}
+    for path in (
+        "/etc/sudoers.d/sparks",
+        "/etc/apt/apt.conf.d/52sparks-unattended-upgrades",
+        "/etc/fail2ban/jail.d/sparks.local",
+    ):
+        assert not (target.root / path.lstrip("/")).exists(), path
+    removed = set(DEFAULTS["packages"] + DEFAULTS["admin_packages"]) - {"sudo"}
+    assert removed & target.packages() == set()
+    assert "sudo" in target.packages()  # never removed: it may be how the admins get in
+    assert target.run("visudo -c").returncode == 0
+    again = salt_ssh.run(target.name, "state.apply", "base.clean")
+    assert again.failed(target.name) == {} and again.changed(target.name) == {}

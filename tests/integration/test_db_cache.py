@@ -102,6 +102,7 @@ def test_second_apply_changes_nothing(cache, salt_ssh):
     assert again.changed(target.name) == {}
 
 
+@pytest.mark.platforms("debian13")  # the formulas' restart logic, the same on both releases: an extra apply
 def test_changed_setting_restarts_only_the_service_it_belongs_to(cache, salt_ssh):
     target, _ = cache
     redis_before, memcached_before = main_pid(target, "redis-server"), main_pid(target, "memcached")
@@ -118,3 +119,22 @@ def test_changed_setting_restarts_only_the_service_it_belongs_to(cache, salt_ssh
         "maxmemory-policy",
         "volatile-lru",
     ]
+
+
+# Each formula's clean state, applied once for real and then again with zero changes: its logic (the same package
+# names and paths from the map) does not depend on the release, so Debian 13 only. Last in the module: it undoes
+# what the checks above read.
+@pytest.mark.platforms("debian13")
+def test_clean_stops_and_removes_redis_memcached_and_sqlite(cache, salt_ssh):
+    target, _ = cache
+    clean = ",".join(f"{name}.clean" for name in FORMULAS)
+    ret = salt_ssh.run(target.name, "state.apply", clean)
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert ret.failed(target.name) == {}
+    assert {"redis-server", "redis-tools", "memcached", "sqlite3"} & target.packages() == set()
+    listening = target.run("ss -Hltn", check=True).stdout
+    assert ":6379 " not in listening and ":6380 " not in listening and ":11211 " not in listening, listening
+    assert not (target.root / "etc/redis/sparks.conf").exists()
+    assert not (target.root / "etc/memcached.conf").exists()  # purged with its package
+    again = salt_ssh.run(target.name, "state.apply", clean)
+    assert again.failed(target.name) == {} and again.changed(target.name) == {}

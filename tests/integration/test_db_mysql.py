@@ -58,3 +58,19 @@ def test_second_apply_changes_nothing(mysql, salt_ssh):
     assert again.returncode == 0, again.stderr
     assert again.failed(target.name) == {}
     assert again.changed(target.name) == {}
+
+
+# The clean states' logic (package names and paths from the map) does not depend on the release: Debian 13 only.
+@pytest.mark.platforms("debian13")
+def test_clean_stops_mariadb_and_removes_the_packages(mysql, salt_ssh):
+    target, _ = mysql
+    clean = ",".join(f"{name}.clean" for name in FORMULAS)
+    ret = salt_ssh.run(target.name, "state.apply", clean)
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert ret.failed(target.name) == {}
+    assert {"mariadb-server", *DEFAULTS["packages"]} & target.packages() == set()
+    assert not (target.root / "etc/mysql/mariadb.conf.d/90-sparks.cnf").exists()
+    assert ":3306 " not in target.run("ss -Hltn", check=True).stdout
+    assert (target.root / "var/lib/mysql").is_dir()  # the data stays
+    again = salt_ssh.run(target.name, "state.apply", clean)
+    assert again.failed(target.name) == {} and again.changed(target.name) == {}

@@ -110,6 +110,8 @@ def test_second_apply_changes_nothing(dev_target, salt_ssh):
     assert again.changed(target.name) == {}
 
 
+# sparks_pkg's own logic (a result per manager, dry run first), the same on both releases: Debian 13 only.
+@pytest.mark.platforms("debian13")
 def test_upgrade_all_lists_then_upgrades_npm(dev_target, salt_ssh):
     """sparks_pkg against real apt and the real npm registry: less 4.1.3 is outdated, so it gets upgraded."""
     target, _ = dev_target
@@ -126,8 +128,30 @@ def test_upgrade_all_lists_then_upgrades_npm(dev_target, salt_ssh):
     assert refreshed.data[target.name]["apt"] == {"status": "ok", "outdated": [], "comment": "package lists refreshed"}
 
 
+@pytest.mark.platforms("debian13")
 def test_unknown_manager_is_an_error(dev_target, salt_ssh):
     target, _ = dev_target
     bad = salt_ssh.run(target.name, "sparks_pkg.refresh_all", "managers=apt,nosuch")
     assert bad.returncode != 0
     assert "unknown package manager(s): nosuch" in bad.stdout
+
+
+# The clean states' logic does not depend on the release: Debian 13 only, last (they undo what the checks read).
+@pytest.mark.platforms("debian13")
+def test_clean_removes_the_tools_the_prompt_and_the_npm_packages(dev_target, salt_ssh):
+    target, _ = dev_target
+    clean = "dev_web.clean,dev.clean,dev_mini.clean,powerline.clean"
+    ret = salt_ssh.run(target.name, "state.apply", clean)
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert ret.failed(target.name) == {}
+    assert {"nodejs", "npm", "ruby", "git", "make", "git-flow", "virtualenvwrapper"} & target.packages() == set()
+    assert target.run("command -v lessc").returncode != 0
+    assert not (target.root / "usr/local/lib/node_modules/less").exists()
+    assert not (target.root / "opt/sparks/powerline").exists()
+    assert not (target.root / "etc/ssh/sshd_config.d/sparks-powerline.conf").exists()
+    assert "powerline-shell" not in target.read("/home/alice/.bashrc")
+    assert (target.root / "home/alice/sources").is_dir()  # users' work stays
+    assert "python3" in target.packages()  # Salt runs on it: dev.clean leaves it
+    again = salt_ssh.run(target.name, "state.apply", clean)
+    assert again.failed(target.name) == {}, json.dumps(again.failed(target.name), indent=1)[:2000]
+    assert again.changed(target.name) == {}

@@ -6,14 +6,23 @@ The project is `shop` (tests/support/django_projects.py): a model with migration
 database, a health view, a celery task through Redis, static files. Its git repository (tags v1, v2 and a v3 whose
 migration fails) is written into the target at /srv/src/shop.git. Requests come from the host to the target's
 address on the test bridge, through nginx. The tests run in order and share the target.
+
+Django lines: the test environment runs the LTS (5.2) on both releases; production runs Django's newest line
+(6.x) where the target's Python allows it (3.12+: Debian 13), else the LTS too. The first deploy's checks assert
+which major each environment runs.
+
+Both releases run the first deploy, the checks that read it, and the zero-change re-apply. What follows (new
+release under load, broken release, rollback, maintenance, a changed unit) is the formula's own logic, the same
+on both: Debian 13 only, for CI time.
 """
 
 import time
+from collections import defaultdict
 
 import pytest
 
 from tests.support.django_projects import SHOP_REPO as REPO
-from tests.support.django_projects import make_shop_repository, shop_pillar as pillar
+from tests.support.django_projects import make_shop_repository, shop_pillar
 from tests.support.http import get, under_load
 from tests.support.saltrun import example_pillar
 
@@ -22,7 +31,8 @@ pytestmark = pytest.mark.integration
 SLS = "db_postgres,db_redis,django"
 PROD_ROOT = "/srv/django/shop/production"
 TEST_ROOT = "/srv/django/shop/test"
-OUTPUTS = []  # every salt-ssh output of this module, searched for secrets at the end
+OUTPUTS = defaultdict(list)  # every salt-ssh output of this module per release, searched for secrets at the end
+FORMULA_LOGIC = pytest.mark.platforms("debian13")  # the formula's own logic, the same on both releases
 
 
 SECRETS = [
@@ -32,10 +42,23 @@ SECRETS = [
 ]
 
 
+def django_majors(target):
+    """The Django major each environment deploys on this target: Django 6 needs Python 3.12+."""
+    python = tuple(int(part) for part in target.platform.python.split("."))
+    return {"production": 6 if python >= (3, 12) else 5, "test": 5}
+
+
+def pillar(target, **kwargs):
+    """The shop pillar for this target: production's requirements file is its Django line's."""
+    newest = django_majors(target)["production"] == 6
+    requirements = ["requirements-django6.txt" if newest else "requirements.txt"]
+    return shop_pillar(requirements=requirements, **kwargs)
+
+
 def apply(salt_ssh, target, data, sls=SLS):
     salt_ssh.set_pillar(data)
     result = salt_ssh.run(target.name, "state.apply", sls)
-    OUTPUTS.append(result.stdout + result.stderr)
+    OUTPUTS[target.platform.name].append(result.stdout + result.stderr)
     return result
 
 
@@ -82,7 +105,7 @@ def shop(target_run, platform, salt_ssh):
     """One target: the repository written into it, then db_postgres + db_redis + django (v1) applied once."""
     (target,) = target_run.boot("django1", platform=platform)
     commits = make_shop_repository(target.root / REPO.lstrip("/"))
-    first = apply(salt_ssh, target, pillar())
+    first = apply(salt_ssh, target, pillar(target))
     yield target, first, commits
     salt_ssh.set_pillar({})
     target_run.shutdown(target)
@@ -98,6 +121,9 @@ def test_first_deploy_serves_v1_from_the_database(shop):
     status, css = get(target, "/static/greetings/site.css")
     assert status == 200 and "shop v1" in css
     assert get(target, "/health/") == (200, "ok")
+    for environment, root in (("production", PROD_ROOT), ("test", TEST_ROOT)):
+        version = target.run(f"{root}/current/venv/bin/python -m django --version", check=True).stdout.strip()
+        assert version.split(".")[0] == str(django_majors(target)[environment]), (environment, version)
 
 
 def test_test_and_production_side_by_side(shop):
@@ -137,18 +163,19 @@ def test_celery_task_runs_end_to_end(shop):
 
 def test_reapplying_an_unchanged_deploy_changes_nothing(shop, salt_ssh):
     target, _, _ = shop
-    again = apply(salt_ssh, target, pillar())
+    again = apply(salt_ssh, target, pillar(target))
     assert again.returncode == 0, why(again, target)
     assert again.failed(target.name) == {}
     assert again.changed(target.name) == {}
 
 
+@FORMULA_LOGIC
 def test_new_release_under_load_drops_no_request(shop, salt_ssh):
     target, _, commits = shop
     gunicorn = main_pid(target, "django-shop-production-web")
     worker = main_pid(target, "django-shop-production-worker-default")
     test_web = main_pid(target, "django-shop-test-web")
-    result, loop = deploy_under_load(salt_ssh, target, pillar(prod_rev="v2"))
+    result, loop = deploy_under_load(salt_ssh, target, pillar(target, prod_rev="v2"))
     assert result.returncode == 0, why(result, target)
     assert loop.failures == [], loop.failures[:5]
     assert loop.count >= 50
@@ -167,9 +194,10 @@ def test_new_release_under_load_drops_no_request(shop, salt_ssh):
     assert not any(sid.startswith("django-shop-test-") for sid in changed)
 
 
+@FORMULA_LOGIC
 def test_broken_release_fails_and_v2_keeps_serving(shop, salt_ssh):
     target, _, commits = shop
-    result, loop = deploy_under_load(salt_ssh, target, pillar(prod_rev="v3"))
+    result, loop = deploy_under_load(salt_ssh, target, pillar(target, prod_rev="v3"))
     assert result.returncode != 0
     failed = result.failed(target.name)
     release = failed["django-shop-release-sparks-django-release-deployed"]
@@ -182,17 +210,18 @@ def test_broken_release_fails_and_v2_keeps_serving(shop, salt_ssh):
     assert get(target) == (200, "shop v2: hello, from-celery")
 
 
+@FORMULA_LOGIC
 def test_rollback_to_v1(shop, salt_ssh):
     target, _, commits = shop
     gunicorn = main_pid(target, "django-shop-production-web")
-    salt_ssh.set_pillar(pillar(prod_rev="v2"))
+    salt_ssh.set_pillar(pillar(target, prod_rev="v2"))
     rolled, loop = under_load(
         target,
         lambda: salt_ssh.run(
             target.name, "state.apply", "django.rollback", pillar={"django_rollback": {"projects": ["shop"]}}
         ),
     )
-    OUTPUTS.append(rolled.stdout + rolled.stderr)
+    OUTPUTS[target.platform.name].append(rolled.stdout + rolled.stderr)
     assert loop.failures == [], loop.failures[:5]
     assert rolled.returncode == 0, why(rolled, target)
     changed = rolled.changed(target.name)
@@ -209,22 +238,24 @@ def test_rollback_to_v1(shop, salt_ssh):
     assert current_release(target, TEST_ROOT) == commits["v1"][:12]  # only the named project
 
 
+@FORMULA_LOGIC
 def test_maintenance_mode_on_and_off(shop, salt_ssh):
     target, _, _ = shop
-    on = apply(salt_ssh, target, pillar(prod_rev="v1", maintenance=True))
+    on = apply(salt_ssh, target, pillar(target, prod_rev="v1", maintenance=True))
     assert on.failed(target.name) == {}
     assert set(on.changed(target.name)) == {"django-shop-maintenance-flag-file-managed"}
     status, body = get(target)
     assert status == 503 and "maintenance" in body.lower()
     assert get(target, port=8080)[0] == 200
-    off = apply(salt_ssh, target, pillar(prod_rev="v1"))
+    off = apply(salt_ssh, target, pillar(target, prod_rev="v1"))
     assert set(off.changed(target.name)) == {"django-shop-maintenance-flag-file-absent"}
     assert get(target) == (200, "shop v1: hello, from-celery")
 
 
+@FORMULA_LOGIC
 def test_changed_unit_restarts_only_that_unit(shop, salt_ssh):
     target, _, _ = shop
-    data = pillar(prod_rev="v1")
+    data = pillar(target, prod_rev="v1")
     data["sparks"]["django"]["projects"]["shop"]["workers"]["default"]["concurrency"] = 3
     before = {
         unit: main_pid(target, unit)
@@ -248,7 +279,9 @@ def test_changed_unit_restarts_only_that_unit(shop, salt_ssh):
 
 
 def test_secrets_never_in_state_output(shop):
-    assert len(OUTPUTS) >= 5
-    for output in OUTPUTS:
+    target, _, _ = shop
+    outputs = OUTPUTS[target.platform.name]
+    assert len(outputs) >= (8 if target.platform.name == "debian13" else 2)
+    for output in outputs:
         for secret in SECRETS:
             assert secret not in output

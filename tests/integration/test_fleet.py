@@ -5,6 +5,8 @@ our modules and pillar checker), listening on the test bridge; each target runs 
 harness's minion layer and is accepted automatically (auto_accept: tests only).
 """
 
+import time
+
 import pytest
 
 from tests.support.fleet import wait_for_ping
@@ -98,9 +100,13 @@ def test_minion_down_during_highstate_catches_up_next_time(fleet):
     assert down.run("stat -c %a /root/.ssh", check=True).stdout.strip() == "700"
 
 
-def test_agentless_node_joins_the_master_through_salt_minion_state(master, target_run, salt_ssh):
-    """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate."""
-    (node,) = target_run.boot("agentless1")
+def test_agentless_node_joins_the_master_through_salt_minion_state(master, target_run, salt_ssh, platform):
+    """The documented path from salt-ssh to a master: `salt-ssh node state.apply salt_minion`, then highstate.
+
+    On both releases (the one test of the `salt_minion` formula itself: the fleet above has Salt from the
+    harness's minion layer); each is its own xdist group. A worker that runs both groups keeps one master for the
+    module, which has accepted the first node's key: each release's node has a minion id of its own."""
+    (node,) = target_run.boot(f"agentless{platform.removeprefix('debian')}", platform=platform)
     try:
         salt_ssh.set_pillar(
             {
@@ -132,6 +138,19 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         assert all(i.startswith("local-perms-") for i in state_ids(ret.data))
         again = salt_ssh.run(node.name, "state.apply", "salt_minion")
         assert again.changed(node.name) == {}
+        # And back: salt_minion.clean stops the minion and removes its unit and configuration (twice: no change).
+        clean = salt_ssh.run(node.name, "state.apply", "salt_minion.clean")
+        assert clean.failed(node.name) == {}, clean.stdout[-3000:]
+        # Salt stops the salt-minion unit with --no-block (since 3006.15: a minion stopping itself would deadlock),
+        # so the state returns while it is still deactivating.
+        deadline = time.monotonic() + 60
+        while node.run("systemctl is-active salt-minion").stdout.strip() == "deactivating":
+            assert time.monotonic() < deadline, "salt-minion still deactivating after 60 s"
+            time.sleep(0.5)
+        assert node.run("systemctl is-active salt-minion").stdout.strip() in ("inactive", "unknown")
+        assert not (node.root / "etc/systemd/system/salt-minion.service").exists()
+        assert not (node.root / "etc/salt/minion.d/sparks.conf").exists()
+        assert salt_ssh.run(node.name, "state.apply", "salt_minion.clean").changed(node.name) == {}
     finally:
         salt_ssh.set_pillar({})
         target_run.shutdown(node)

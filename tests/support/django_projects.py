@@ -352,12 +352,17 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # served by gunicorn. Tags v1, v2 (a new migration) and v3 (its migration fails), like the demo repository.
 # --------------------------------------------------------------------------------------------------
 
-SHOP_REQUIREMENTS = """\
-Django>=4.2,<5.3
+SHOP_DEPENDENCIES = """\
 gunicorn>=22,<24
 celery[redis]>=5.3,<6
 psycopg[binary]>=3.1,<4
 """
+# Two requirements files, one per Django line: `requirements.txt` (pillar.example's) holds the LTS, which runs
+# on every supported Python; `requirements-django6.txt` the newest line, which needs Python >= 3.12 (Debian 13).
+SHOP_REQUIREMENTS = {
+    "requirements.txt": "Django>=5.2,<5.3\n" + SHOP_DEPENDENCIES,
+    "requirements-django6.txt": "Django>=6.0,<7\n" + SHOP_DEPENDENCIES,
+}
 
 SHOP_SETTINGS = """\
 import os
@@ -466,7 +471,7 @@ def write_shop_project(path, version="v1"):
     path = pathlib.Path(path)
     files = {
         "manage.py": MANAGE_PY.replace("sparkdemo.settings", "shop.settings"),
-        "requirements.txt": SHOP_REQUIREMENTS,
+        **SHOP_REQUIREMENTS,
         "requirements-dev.txt": "# development tools (installed outside production)\n",
         "shop/__init__.py": 'from shop.celery import app as celery_app\n\n__all__ = ["celery_app"]\n',
         "shop/settings.py": SHOP_SETTINGS.format(version=version),

@@ -16,6 +16,7 @@ from tests.support.saltrun import repo_config
 
 SALT_CALL = str(Path(sys.executable).parent / "salt-call")
 OSES = {
+    "Debian-13": {"os_family": "Debian", "os": "Debian", "osfinger": "Debian-13", "oscodename": "trixie"},
     "Debian-12": {"os_family": "Debian", "os": "Debian", "osfinger": "Debian-12", "oscodename": "bookworm"},
     "Ubuntu-24.04": {"os_family": "Debian", "os": "Ubuntu", "osfinger": "Ubuntu-24.04", "oscodename": "noble"},
     "macOS": {"os_family": "MacOS", "os": "MacOS", "osfinger": "MacOS-14"},

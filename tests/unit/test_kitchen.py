@@ -14,7 +14,7 @@ KITCHEN = yaml.safe_load((REPO_ROOT / "kitchen.yml").read_text())
 
 
 def test_platforms_cover_debian_and_ubuntu_lts():
-    assert [p["name"] for p in KITCHEN["platforms"]] == ["debian-12", "ubuntu-22.04", "ubuntu-24.04"]
+    assert [p["name"] for p in KITCHEN["platforms"]] == ["debian-13", "debian-12", "ubuntu-22.04", "ubuntu-24.04"]
 
 
 def test_every_suite_applies_states_that_exist_and_ships_them():

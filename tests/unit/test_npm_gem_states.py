@@ -71,3 +71,18 @@ def test_states_fail_clearly_when_the_binary_is_missing(monkeypatch):
     monkeypatch.setattr(sparks_npm.salt.utils.path, "which", lambda name: None)
     ret = sparks_npm.installed("less")
     assert ret["result"] is False and "npm is not installed" in ret["comment"]
+
+
+def test_npm_removed_without_npm_is_done_unless_the_package_is_still_there(monkeypatch, tmp_path):
+    """dev_web.clean removes npm after the packages: applied again, it must report nothing to do."""
+    monkeypatch.setattr(sparks_npm.salt.utils.path, "which", lambda name: None)
+    monkeypatch.setattr(sparks_npm, "GLOBAL_MODULES", str(tmp_path))
+    assert sparks_npm.removed("less") == {
+        "name": "less",
+        "result": True,
+        "changes": {},
+        "comment": "less is not installed (nor is npm)",
+    }
+    (tmp_path / "less").mkdir()
+    ret = sparks_npm.removed("less")
+    assert ret["result"] is False and "cannot uninstall less" in ret["comment"]

@@ -115,6 +115,38 @@ def test_missing_guest_dry_run(lxc):
     assert lxc.mutating() == []
 
 
+@pytest.mark.parametrize(
+    "result, how",
+    [
+        (
+            {"retcode": 1, "stdout": "Failed to download the rootfs, aborting.", "stderr": "lxc-create: db1: Error"},
+            "exited 1",
+        ),
+        ({"retcode": 0, "stdout": "Copying rootfs...", "stderr": ""}, "exited 0 but left no"),
+    ],
+    ids=["non-zero-exit", "exit-0-without-config"],
+)
+def test_failed_lxc_create_names_the_command_its_exit_and_output(lxc, result, how):
+    """The template's failure (stdout) and LXC's (stderr) reach the comment; no later step runs on a missing guest."""
+    fake_run = lxc.__call__
+
+    def run(cmd, **kwargs):
+        if cmd[0] == "lxc-create":
+            lxc.calls.append(cmd)
+            return {"retcode": 0, "stdout": "", "stderr": "", **result}
+        return fake_run(cmd, **kwargs)
+
+    sparks_lxc.__salt__ = {"cmd.run_all": run}
+    ret = sparks_lxc.present("db1", **{**ARGS, "address": "10.213.77.12/24", "release": "trixie"})
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"].startswith(f"lxc-create -n db1 -t debian -- -r trixie {how}")
+    for stream in ("stdout", "stderr"):
+        if result[stream]:
+            assert f"{stream} (last 20 lines):\n{result[stream]}" in ret["comment"]
+    assert [call[0] for call in lxc.mutating()] == ["lxc-create"]
+    assert not (lxc.root / "db1").exists()
+
+
 def test_address_outside_the_subnet_fails(lxc):
     ret = sparks_lxc.present("web1", **{**ARGS, "address": "10.0.3.5/24"})
     assert ret["result"] is False and "outside" in ret["comment"]
