@@ -90,7 +90,9 @@ def _one(client, minion, only_if_required, highstate, boot_timeout, health_timeo
             report["error"] = "highstate failed"
             report["failed_states"] = failed
             return report
-    ok, health = _call(client, minion, "sparks_reboot.healthy", kwarg={"timeout": health_timeout}, timeout=health_timeout)
+    ok, health = _call(
+        client, minion, "sparks_reboot.healthy", kwarg={"timeout": health_timeout}, timeout=health_timeout
+    )
     if not ok or not health["healthy"]:
         report["error"] = "not healthy"
         report["health"] = health

@@ -86,9 +86,13 @@ def ways_in(users, sudo_group, password_authentication, permit_root_login):
     if permit_root_login in ROOT_KEY_POLICIES and has_key(_key_lines(pwd.getpwnam("root").pw_dir)):
         ways.append("root with its key")
     for name, user in sorted(users.items()):
-        if user.get("present", True) and user.get("sudo") and has_key(user.get("ssh_keys") or []):
-            if user.get("shell", "/bin/bash") not in NO_SHELLS:
-                ways.append(f"{name} (key, sudo)")
+        if (
+            user.get("present", True)
+            and user.get("sudo")
+            and has_key(user.get("ssh_keys") or [])
+            and user.get("shell", "/bin/bash") not in NO_SHELLS
+        ):
+            ways.append(f"{name} (key, sudo)")
     for name in sorted(_sudoers_now(sudo_group) - set(users)):
         try:
             entry = pwd.getpwnam(name)

@@ -52,7 +52,7 @@ def established_peers(ports, proc_files=("/proc/net/tcp", "/proc/net/tcp6")):
             fields = line.split()
             if len(fields) < 4 or fields[3] != ESTABLISHED:
                 continue
-            local_address, local_port = fields[1].split(":")
+            local_port = fields[1].split(":")[1]
             remote_address, _ = fields[2].split(":")
             if int(local_port, 16) in ports:
                 peers.add(_address(remote_address))
