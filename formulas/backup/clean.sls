@@ -16,6 +16,7 @@ backup-clean-files-absent:
       - /usr/local/sbin/sparks-backup
       - /usr/local/sbin/sparks-restore
       - /usr/local/sbin/sparks-backup-notify
+      - /etc/sparks/backup.conf
       - {{ backup.profile_dir }}
     - require:
       - service: backup-clean-timer-dead

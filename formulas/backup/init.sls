@@ -79,18 +79,26 @@ backup-profile-known-hosts-managed:
     - require:
       - file: backup-profile-directory-managed
 
+# What the scripts act on: databases, Redis, paths, media, the mail address. Sourced by them as root: a file bash
+# cannot parse would fail every backup from now on, so `bash -n` checks it before it replaces the old one.
+backup-config-file-managed:
+  file.managed:
+    - name: /etc/sparks/backup.conf
+    - source: salt://backup/files/backup.conf.jinja
+    - template: jinja
+    - context:
+        backup: {{ backup | json }}
+    - makedirs: true
+    - mode: "0644"
+    - check_cmd: bash -n
+
 {%- for script in ["sparks-backup", "sparks-restore", "sparks-backup-notify"] %}
 
 backup-{{ script }}-script-managed:
   file.managed:
     - name: /usr/local/sbin/{{ script }}
-    - source: salt://backup/files/{{ script }}.sh.jinja
-    - template: jinja
-    - context:
-        backup: {{ backup | json }}
+    - source: salt://backup/files/{{ script }}.sh
     - mode: "0750"
-    # A script that does not parse would fail every backup from now on: bash -n before it replaces the old one.
-    - check_cmd: bash -n
 {%- endfor %}
 
 {%- for unit in ["sparks-backup.service", "sparks-backup.timer", "sparks-backup-notify.service"] %}
@@ -127,6 +135,7 @@ backup-timer-running:
       - file: backup-profile-conf-managed
       - file: backup-profile-exclude-managed
       - file: backup-profile-known-hosts-managed
+      - file: backup-config-file-managed
       - file: backup-sparks-backup-script-managed
       - file: backup-sparks-backup.service-unit-managed
       - file: backup-sparks-backup-notify.service-unit-managed

@@ -1,7 +1,7 @@
-"""`accounts` and `firewall`, with `base`, applied for real in one salt-ssh call to an edge machine with pillar.example's
-sections (only the SSH keys are the test's own, and the database port's named host is this test run's host), on
-Debian 13 and 12, and checked from the outside: this host, and a second, untouched target (`probe1`) standing for
-the rest of the world.
+"""`accounts` and `firewall`, with `base`, applied for real in one salt-ssh call to an edge machine with
+pillar.example's sections (only the SSH keys are the test's own, and the database port's named host is this test
+run's host), on Debian 13 and 12, and checked from the outside: this host, and a second, untouched target
+(`probe1`) standing for the rest of the world.
 
 The edge machine's roles include django and db_postgres, so the firewall opens their ports; stand-in listeners
 (python3 -m http.server) answer on them, since what is tested is the firewall, not those services. The checks run

@@ -90,7 +90,7 @@ def roles_sls(platform):
 def site(target_run, platform, salt_ssh, tmp_path_factory):
     """src1 and store1 (and fresh1 on Debian 13), with their roles applied once."""
     names = ("src1", "store1", "fresh1") if platform == "debian13" else ("src1", "store1")
-    targets = dict(zip(names, target_run.boot(*names, platform=platform)))
+    targets = dict(zip(names, target_run.boot(*names, platform=platform), strict=True))
     private_key, public_key = keygen(tmp_path_factory.mktemp("backup-key") / "id_ed25519")
     data = backup_pillar(platform, targets["store1"], private_key, public_key)
     store = apply(salt_ssh, [targets["store1"]], "accounts", data)
@@ -119,7 +119,8 @@ def psql(target, sql, database="shop"):
 def tree_digest(target, path):
     """sha256 of every file under ``path`` (relative names), and their owners: what a restore must bring back."""
     return target.run(
-        f"cd {path} && find . -type f -printf '%P %u %m\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum",
+        f"cd {path} && find . -type f -printf '%P %u %m\\n' | sort"
+        " && find . -type f -print0 | sort -z | xargs -0 sha256sum",
         check=True,
     ).stdout
 

@@ -33,13 +33,16 @@ def master(salt_factories, target_run, tmp_path_factory):
 @pytest.fixture(scope="module")
 def fleet(master, target_run, platform):
     """Two minions with the role base, converged once by a highstate."""
-    minion_conf = lambda target: {
-        "master": target_run.network.gateway,
-        "master_port": master.config["ret_port"],
-        "publish_port": master.config["publish_port"],
-        "grains": {"roles": ["base"]},
-        "enable_fqdns_grains": False,
-    }
+
+    def minion_conf(target):
+        return {
+            "master": target_run.network.gateway,
+            "master_port": master.config["ret_port"],
+            "publish_port": master.config["publish_port"],
+            "grains": {"roles": ["base"]},
+            "enable_fqdns_grains": False,
+        }
+
     targets = target_run.boot(*NODES, platform=platform, minion_config=minion_conf)
     salt = master.salt_cli(timeout=900)
     wait_for_ping(salt, "*", list(NODES))

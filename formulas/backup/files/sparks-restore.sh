@@ -11,25 +11,27 @@
 set -euo pipefail
 umask 077
 cd /  # commands run as postgres must not start in root's home
-profile={{ backup.profile }}
-dumps={{ backup.dump_dir }}
-kind=$1
-what=$2
+SPOOL=/var/backups/sparks PROFILE=sparks CLUSTER=""
+# shellcheck source=/dev/null
+. /etc/sparks/backup.conf
+kind=${1:-}
+what=${2:-}
 age=${3:-}
-scratch=$(mktemp -d "{{ backup.spool }}/restore.XXXXXX")
+scratch=$(mktemp -d "$SPOOL/restore.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
 
-fetch() {  # fetch ABSOLUTE_PATH DESTINATION: one path out of the backup (duply's paths are relative to /)
-    duply "$profile" fetch "${1#/}" "$2" $age
+fetch() {  # fetch ABSOLUTE_PATH DESTINATION: one path out of the backup (its paths are relative to /)
+    duply "$PROFILE" fetch "${1#/}" "$2" ${age:+"$age"}
 }
 
 case "$kind" in
 database)
-    fetch "$dumps/postgres/$what.dump" "$scratch/$what.dump"
+    fetch "$SPOOL/spool/postgres/$what.dump" "$scratch/$what.dump"
     # psql interpolates :'db' (quoted for SQL) only in what it reads, not in -c.
     echo "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid()" |
-        runuser -u postgres -- psql --cluster {{ backup.cluster }} -d postgres -v ON_ERROR_STOP=1 -qAt -v db="$what" >/dev/null
-    runuser -u postgres -- pg_restore --cluster {{ backup.cluster }} --clean --if-exists --single-transaction \
+        runuser -u postgres -- psql --cluster "$CLUSTER" -d postgres -v ON_ERROR_STOP=1 -qAt -v db="$what" >/dev/null
+    # Read by root and handed over on stdin: the spool is root's only.
+    runuser -u postgres -- pg_restore --cluster "$CLUSTER" --clean --if-exists --single-transaction \
         --exit-on-error -d "$what" <"$scratch/$what.dump"
     echo "sparks-restore: database $what restored"
     ;;
