@@ -46,7 +46,7 @@ accounts-user-{{ name }}-ssh-dir-managed:
   file.directory:
     - name: {{ u.home }}/.ssh
     - user: {{ name }}
-    - group: {{ name }}
+    - group: {{ u.group }}
     - mode: "0700"
     - require:
       - user: accounts-user-{{ name }}-present
@@ -57,7 +57,7 @@ accounts-user-{{ name }}-authorized-keys-managed:
     - name: {{ u.keys_file }}
     - contents: {{ (["# Managed by sparks (formula `accounts`, pillar sparks:accounts:users:" ~ name ~ ":ssh_keys)."] + u.ssh_keys) | join("\n") | json }}
     - user: {{ name }}
-    - group: {{ name }}
+    - group: {{ u.group }}
     - mode: "0600"
     - require:
       - file: accounts-user-{{ name }}-ssh-dir-managed
