@@ -35,9 +35,9 @@ def _client():
     return salt.client.get_local_client(__opts__["conf_file"])
 
 
-def _call(client, minion, fun, arg=(), kwarg=None, timeout=60):
-    """Run ``fun`` on one minion: (True, return) or (False, why not)."""
-    ret = client.cmd(minion, fun, arg=list(arg), kwarg=kwarg or {}, timeout=timeout, full_return=True)
+def _call(client, minion, fun, arg=(), kwarg=None, timeout=60, **options):
+    """Run ``fun`` on one minion: (True, return) or (False, why not). ``options`` go to LocalClient.cmd."""
+    ret = client.cmd(minion, fun, arg=list(arg), kwarg=kwarg or {}, timeout=timeout, full_return=True, **options)
     if minion not in ret:
         return False, "did not answer"
     answer = ret[minion]
@@ -50,7 +50,8 @@ def _wait_for_new_boot(client, minion, old_boot, timeout, poll):
     """Poll the minion until it answers with a boot id other than ``old_boot``; seconds taken, or None."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        ok, boot = _call(client, minion, "sparks_reboot.boot", timeout=poll)
+        # A minion that is down answers nothing: wait `poll` seconds for it, not Salt's gather_job_timeout (10 s).
+        ok, boot = _call(client, minion, "sparks_reboot.boot", timeout=poll, gather_job_timeout=poll)
         if ok and boot and boot != old_boot:
             return time.monotonic() - started
         time.sleep(poll)

@@ -82,7 +82,7 @@ class FakeFleet:
         self.unhealthy, self.down_polls, self.never_back = set(unhealthy), down_polls, set(never_back)
         self.log = []
 
-    def cmd(self, tgt, fun, arg=(), kwarg=None, timeout=None, tgt_type="glob", full_return=False):
+    def cmd(self, tgt, fun, arg=(), kwarg=None, timeout=None, tgt_type="glob", full_return=False, **options):
         if fun == "test.ping":
             return {name: True for name in self.minions}
         minion = self.minions[tgt]
