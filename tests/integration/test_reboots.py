@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.integration.test_fleet import wait_for_ping
+from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.platforms("debian13")]
