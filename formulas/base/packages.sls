@@ -6,6 +6,8 @@
 {%-   if base.unattended_upgrades.enabled %}{% do packages.append("unattended-upgrades") %}{% endif %}
 {%-   if base.locale.enabled %}{% do packages.append("locales") %}{% endif %}
 {%-   if base.fail2ban.enabled and "fail2ban" in packages %}{% do packages.append("python3-systemd") %}{% endif %}
+{%-   if base.time.enabled %}{% do packages.append("systemd-timesyncd") %}{% endif %}
+{%-   if base.restarts.enabled %}{% do packages.append("needrestart") %}{% endif %}
 {%- endif %}
 
 base-packages-installed:

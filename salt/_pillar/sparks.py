@@ -10,6 +10,9 @@ and minions alike), naming every bad key and why.
 Schema language (values of ``schema.yaml``, nested as the pillar is):
 
 - a type name: ``str``, ``int``, ``float``, ``bool``, ``any``; a trailing ``?`` also accepts null (``str?``)
+- ``port``: an integer from 1 to 65535; ``cidr``: an IPv4 or IPv6 address or network (``10.0.0.5``,
+  ``192.168.0.0/16``, ``2001:db8::/32``), what a firewall rule or an allow list can match (a host name cannot:
+  nftables would resolve it once, at boot, before the network is up)
 - ``list[T]``: a list whose items are T (``list[str]``; ``list[{...}]`` is written as a YAML list of one schema)
 - ``enum[a,b,c]``: one of these strings
 - a mapping: these keys only, each with its own schema; a ``"*"`` key instead means "any key, values of this
@@ -20,6 +23,7 @@ Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at
 (``salt/config/common.conf`` does).
 """
 
+import ipaddress
 import os
 import re
 
@@ -154,6 +158,11 @@ def _check_named(value, type_name, path, errors):
         type_name = type_name[:-1]
     if type_name == "any":
         return
+    if type_name in VALUE_TYPES:
+        problem = VALUE_TYPES[type_name](value)
+        if problem:
+            errors.append(f"{path}: {problem}, got {_describe(value)}")
+        return
     list_match = re.fullmatch(r"list\[(.+)\]", type_name)
     if list_match:
         _check_list(value, list_match.group(1), path, errors)
@@ -175,6 +184,24 @@ def _check_named(value, type_name, path, errors):
         ok = isinstance(value, expected)
     if not ok:
         errors.append(f"{path}: expected {TYPE_WORDS[expected[-1]]}, got {_describe(value)}")
+
+
+def _port_problem(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return "expected a port number (1-65535)"
+    return None
+
+
+def _cidr_problem(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        return "expected an IP address or network (10.0.0.5, 192.168.0.0/16, 2001:db8::/32)"
+    return None
+
+
+# Types whose values are checked beyond their Python type: each returns what was expected, or None.
+VALUE_TYPES = {"port": _port_problem, "cidr": _cidr_problem}
 
 
 def _describe(value):

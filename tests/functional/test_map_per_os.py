@@ -41,7 +41,14 @@ def test_pillar_wins_over_os_layers_and_replaces_lists(tmp_path):
             }
         },
     )
-    # The states' own needs (unattended-upgrades, locales) join the one transaction; no fail2ban, no journal module.
-    assert arg(states["base-packages-installed"], "pkg", "pkgs") == ["htop", "unattended-upgrades", "locales"]
+    # The states' own needs (unattended-upgrades, locales, timesyncd, needrestart) join the one transaction; no
+    # fail2ban, no journal module.
+    assert arg(states["base-packages-installed"], "pkg", "pkgs") == [
+        "htop",
+        "unattended-upgrades",
+        "locales",
+        "systemd-timesyncd",
+        "needrestart",
+    ]
     assert arg(states["base-packages-useless-purged"], "pkg", "pkgs") == ["apport"]
     assert arg(states["base-sudo-dropin-managed"], "file", "context")["sudo"]["group"] == "wheel"

@@ -1,5 +1,7 @@
 """The `base` role applied for real with salt-ssh to fresh Debian 13 and Debian 12 targets, and checked there."""
 
+import re
+
 import pytest
 import yaml
 
@@ -7,6 +9,7 @@ from tests.support.saltrun import REPO_ROOT, example_pillar
 
 pytestmark = pytest.mark.integration
 DEFAULTS = yaml.safe_load((REPO_ROOT / "formulas/base/parameters/defaults.yaml").read_text())
+EXAMPLE = example_pillar("base")["sparks"]["base"]
 
 
 def snapshot(target):
@@ -35,7 +38,8 @@ def test_first_apply_succeeds_and_changes_the_machine(based):
 
 def test_every_listed_package_is_installed(based):
     target, _ = based
-    wanted = set(DEFAULTS["packages"] + DEFAULTS["admin_packages"] + ["unattended-upgrades", "locales"])
+    wanted = set(DEFAULTS["packages"] + DEFAULTS["admin_packages"])
+    wanted |= {"unattended-upgrades", "locales", "systemd-timesyncd", "needrestart"}
     assert wanted - target.packages() == set()
 
 
@@ -71,12 +75,113 @@ def test_locale_and_fail2ban(based):
     assert "Journal matches" in target.run("fail2ban-client status sshd", check=True).stdout
 
 
+def test_time_synchronisation_is_set_up_and_left_to_the_host_in_a_container(based):
+    target, _ = based
+    config = target.run("systemd-analyze cat-config systemd/timesyncd.conf", check=True).stdout
+    assert "NTP=" + " ".join(EXAMPLE["time"]["servers"]) in config
+    unit = target.run("systemctl show -p UnitFileState -p ConditionResult -p ActiveState systemd-timesyncd").stdout
+    assert "UnitFileState=enabled" in unit  # unmasked (the test image masks it) and enabled
+    # What cannot be checked here: that the clock follows those servers. A container's clock is its host's, and
+    # systemd itself refuses to run timesyncd in one (ConditionVirtualization=!container).
+    assert target.run("systemd-detect-virt --container").returncode == 0
+    assert "ConditionResult=no" in unit and "ActiveState=inactive" in unit
+
+
+def test_journald_keeps_its_size_and_rate_limits(based):
+    target, _ = based
+    limits = EXAMPLE["journald"]
+    config = target.run("systemd-analyze cat-config systemd/journald.conf", check=True).stdout
+    assert f"SystemMaxUse={limits['system_max_use']}" in config
+    assert f"RateLimitBurst={limits['rate_limit_burst']}" in config
+    # journald was restarted with them: it says so when it opens the persistent journal.
+    started = target.run("journalctl -b -u systemd-journald -o cat --no-pager", check=True).stdout
+    opened = [line for line in started.splitlines() if line.startswith("System Journal (/var/log/journal/")]
+    number, unit = re.fullmatch(r"(\d+)([KMG])", limits["system_max_use"]).groups()
+    assert opened and re.search(rf"max {number}(\.0)?{unit}", opened[-1]), opened  # Debian 12 says 512.0M
+    # A unit flooding the journal keeps only its burst per interval (journald scales the burst up with the free
+    # disk space, by a factor of at most a few): the rest is dropped, not written.
+    lines = 100_000
+    target.run(f"systemd-run --wait -q --unit=sparks-log-flood seq {lines}", check=True, timeout=120)
+    # journald reads the unit's stream on its own time: count once the count stops growing.
+    kept = target.run(
+        "journalctl --sync; last=-1; for i in $(seq 50); do"
+        " now=$(journalctl -u sparks-log-flood -o cat --no-pager | grep -c '^[0-9]');"
+        ' [ "$now" = "$last" ] && break; last=$now; sleep 0.3; done; echo $now',
+        timeout=120,
+    ).stdout.strip()
+    assert limits["rate_limit_burst"] <= int(kept) <= 10 * limits["rate_limit_burst"] < lines
+
+
+def main_pid(target, unit):
+    return target.run(f"systemctl show -p MainPID --value {unit}", check=True).stdout.strip()
+
+
+def zlib_user_running(target, unit):
+    """A service ``unit`` mapping zlib, as every daemon linked with it does; its MainPID."""
+    library = target.run("dpkg -L zlib1g | grep 'libz.so.1$' | head -1", check=True).stdout.strip()
+    target.run(f"systemd-run -q --unit={unit} -p Environment=LD_PRELOAD={library} sleep infinity", check=True)
+    return main_pid(target, unit)
+
+
+def upgrade_zlib(target):
+    """What an upgrade does to a library: dpkg writes a new file and renames it over the old one. Then apt's
+    DPkg::Post-Invoke hook runs needrestart, as it does after every unattended upgrade."""
+    return target.run("apt-get install -y -q --reinstall zlib1g", check=True, timeout=300).stdout
+
+
+def test_services_using_a_replaced_library_are_restarted(based):
+    target, _ = based
+    assert EXAMPLE["restarts"]["mode"] == "automatic"
+    before = zlib_user_running(target, "sparks-zlib-user")
+    output = upgrade_zlib(target)
+    assert "sparks-zlib-user.service" in output, output[-2000:]
+    assert main_pid(target, "sparks-zlib-user") not in (before, "0")
+
+
+def test_reboot_required_follows_the_flag_a_kernel_upgrade_leaves(based, salt_ssh):
+    target, _ = based
+    assert salt_ssh.run(target.name, "sparks_reboot.required").data[target.name] is False
+    # unattended-upgrades' kernel hook, run as a new kernel package's postinst runs it: it writes Debian's flag.
+    kernel = "linux-image-6.99.0-sparks-test"
+    target.run(
+        f"DPKG_MAINTSCRIPT_PACKAGE={kernel} DPKG_MAINTSCRIPT_NAME=postinst "
+        "/etc/kernel/postinst.d/unattended-upgrades 6.99.0-sparks-test /boot/vmlinuz-6.99.0-sparks-test",
+        check=True,
+    )
+    try:
+        status = salt_ssh.run(target.name, "sparks_reboot.status").data[target.name]
+        assert status["required"] is True
+        assert status["reasons"] == [f"/run/reboot-required (packages: {kernel})"]
+    finally:
+        target.run("rm -f /run/reboot-required /run/reboot-required.pkgs")
+    assert salt_ssh.run(target.name, "sparks_reboot.required").data[target.name] is False
+
+
 def test_second_apply_changes_nothing(based, salt_ssh):
     target, _ = based
     again = salt_ssh.run(target.name, "state.apply", "base")
     assert again.returncode == 0, again.stderr
     assert again.failed(target.name) == {}
     assert again.changed(target.name) == {}
+
+
+# The policy's other value: one more apply each way, and needrestart's logic does not depend on the release.
+@pytest.mark.platforms("debian13")
+def test_restart_policy_list_only_reports(based, salt_ssh):
+    target, _ = based
+    salt_ssh.set_pillar(example_pillar("base", base={"restarts": {**EXAMPLE["restarts"], "mode": "list"}}))
+    try:
+        listed = salt_ssh.run(target.name, "state.apply", "base")
+        assert list(listed.changed(target.name)) == ["base-restarts-needrestart-config-managed"]
+        before = zlib_user_running(target, "sparks-zlib-listed")
+        upgrade_zlib(target)
+        assert main_pid(target, "sparks-zlib-listed") == before
+        status = salt_ssh.run(target.name, "sparks_reboot.status").data[target.name]
+        assert "sparks-zlib-listed.service" in status["services"] and status["required"] is False
+    finally:
+        salt_ssh.set_pillar(example_pillar("base"))
+        back = salt_ssh.run(target.name, "state.apply", "base")
+    assert list(back.changed(target.name)) == ["base-restarts-needrestart-config-managed"]
 
 
 # Refusals of bad input: the same checks (visudo, our pillar checker on the salt-ssh side) on both releases, and

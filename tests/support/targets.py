@@ -23,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ LOCK_HELD_ENV = "SPARKS_TARGETS_LOCK"
 # Names the targets must resolve without a DNS server of their own: the package registries we may reach.
 REGISTRY_HOSTS = ("deb.debian.org", "pypi.org", "files.pythonhosted.org", "registry.npmjs.org")
 BOOT_TIMEOUT = 90
+# systemd-nspawn's exit status when the machine inside asked for a reboot (`systemctl reboot`).
+NSPAWN_REBOOT_EXIT = 133
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,16 @@ class Target:
         self._start()
         return self
 
+    def _boot_again_after_reboot(self, process):
+        """A reboot asked for inside the machine ends its nspawn with status 133: boot it again on the same disk,
+        as a real machine's firmware would (our own stops end it with another status, and are left alone)."""
+        if process.wait() != NSPAWN_REBOOT_EXIT or self._process is not process:
+            return
+        with open(self.log, "a", encoding="utf-8") as log:
+            log.write("[sparks harness] rebooted from inside: booting it again\n")
+        with contextlib.suppress(TargetError):
+            self._start()
+
     def _start(self):
         with open(self.log, "a", encoding="utf-8") as log:
             process = subprocess.Popen(
@@ -357,11 +370,13 @@ class Target:
         self.pid = process.pid
         self._process = process
         (self.dir / "nspawn.pid").write_text(str(self.pid))
+        threading.Thread(target=self._boot_again_after_reboot, args=(process,), daemon=True).start()
         self.wait_for_ssh()
 
     def shutdown(self):
         if self.pid is not None:
-            _stop_process(self.pid, getattr(self, "_process", None))
+            process, self._process = getattr(self, "_process", None), None  # no boot again after this stop
+            _stop_process(self.pid, process)
             self.pid = None
         _harvest(self.dir / "archives", self._shared_cache("apt"), "*.deb")
         _harvest(self.dir / "pip", self._shared_cache("pip"), "**/*")

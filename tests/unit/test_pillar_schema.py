@@ -29,6 +29,20 @@ def check(data, schema):
         ({"x": "int"}, ["x"], "sparks:f:k: expected a mapping, got a list"),
         ({"*": {"owner": "str"}}, {"db1": {"owner": 5}}, "sparks:f:k:db1:owner: expected a string, got an integer (5)"),
         ([{"name": "str"}], [{"name": "a"}, {"nam": "b"}], "sparks:f:k[1]:nam: unknown key (known keys: name)"),
+        ("port", 70000, "sparks:f:k: expected a port number (1-65535), got an integer (70000)"),
+        ("port", "22", "sparks:f:k: expected a port number (1-65535), got a string ('22')"),
+        (
+            "list[cidr]",
+            ["10.0.0.0/8", "db1.example.org"],
+            "sparks:f:k[1]: expected an IP address or network (10.0.0.5, 192.168.0.0/16, 2001:db8::/32), "
+            "got a string ('db1.example.org')",
+        ),
+        (
+            "cidr",
+            "10.0.0.0/33",
+            "sparks:f:k: expected an IP address or network (10.0.0.5, 192.168.0.0/16, "
+            "2001:db8::/32), got a string ('10.0.0.0/33')",
+        ),
     ],
 )
 def test_each_bad_value_is_named_with_its_key_and_reason(schema, value, error):
@@ -41,8 +55,9 @@ def test_long_values_are_shortened_in_messages():
 
 
 def test_good_values_pass():
-    schema = {"a": "str?", "b": "float", "c": "any", "d": {"*": "list[int]"}}
-    assert check({"f": {"a": None, "b": 1, "c": [{}], "d": {"x": [1, 2]}}}, schema) == []
+    schema = {"a": "str?", "b": "float", "c": "any", "d": {"*": "list[int]"}, "e": "list[cidr]", "p": "port"}
+    data = {"a": None, "b": 1, "c": [{}], "d": {"x": [1, 2]}, "e": ["10.0.0.1", "192.168.0.0/16", "::1"], "p": 22}
+    assert check({"f": data}, schema) == []
 
 
 def test_unknown_formula_and_role_are_rejected():
