@@ -108,9 +108,12 @@ def targets_lock():
         handle.flush()
         os.environ[LOCK_HELD_ENV] = "held"
         try:
+            # Only the lock's holder cleans up: an xdist worker doing it would race its siblings' boots.
+            reap_stale_runs()
             yield
         finally:
             os.environ.pop(LOCK_HELD_ENV, None)
+            _remove_empty_payload_cgroups()
     finally:
         handle.close()
 
@@ -487,7 +490,6 @@ class TargetRun:
         reason = harness_available()
         if reason:
             raise TargetError(reason)
-        reap_stale_runs()
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=STATE_DIR))
         (self.dir / "owner.pid").write_text(str(os.getpid()))
@@ -547,7 +549,6 @@ class TargetRun:
         if self.network:
             self.network.down()
         _remove_tree(self.dir)
-        _remove_empty_payload_cgroups()
         if self._lock is not None:
             self._lock.__exit__(None, None, None)
             self._lock = None
@@ -649,14 +650,10 @@ def _unmount(path):
 def _remove_empty_payload_cgroups():
     # nspawn without systemd as PID 1 leaves its (empty) payload cgroups behind.
     for base in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"):
-        payload = Path(base) / "payload"
-        if payload.is_dir():
-            for path in sorted(payload.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-                if path.is_dir():
-                    with contextlib.suppress(OSError):
-                        path.rmdir()
+        # Bottom up; a cgroup that still has processes refuses rmdir, one that vanished meanwhile is skipped.
+        for parent, _dirs, _files in os.walk(Path(base) / "payload", topdown=False):
             with contextlib.suppress(OSError):
-                payload.rmdir()
+                os.rmdir(parent)
 
 
 def _resolve(names):
