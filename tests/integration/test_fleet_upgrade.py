@@ -28,7 +28,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support.cache import cache_dir
+from tests.support.cache import cache_dir, cache_lock
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import REPO_ROOT, repo_config
 from tests.support.targets import UPGRADE_FROM_SALT
@@ -60,6 +60,12 @@ def salt_venv(version):
     by both). Not with the constraints file: its pins are the pinned Salt's."""
     python = Path(sys.base_prefix) / "bin" / "python3"
     venv = cache_dir("salt-venvs") / f"salt-{version}-py{sys.version_info.major}.{sys.version_info.minor}"
+    with cache_lock(venv.name):
+        _make_salt_venv(python, venv, version)
+    return venv
+
+
+def _make_salt_venv(python, venv, version):
     ready = venv / ".sparks-ready"
     if not ready.exists():
         shutil.rmtree(venv, ignore_errors=True)
@@ -69,7 +75,6 @@ def salt_venv(version):
         if installed.returncode != 0:
             pytest.fail(f"pip could not install salt=={version}: {installed.stderr[-3000:]}")
         ready.touch()
-    return venv
 
 
 class PlainMaster:

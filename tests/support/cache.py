@@ -5,6 +5,8 @@ keyed so that a stale entry is never used, and every directory is created by the
 with an empty cache (``SPARKS_CACHE_DIR=$(mktemp -d)``) rebuilds everything and passes.
 """
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
 
@@ -30,3 +32,12 @@ def cache_dir(*parts):
     path = cache_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def cache_lock(name):
+    """Hold ``<cache root>/.locks/<name>.lock`` while an entry is checked and built: on a cold cache the workers
+    of one run (xdist) reach the same missing entry at once; the first builds it, the others wait and find it."""
+    with open(cache_dir(".locks") / f"{name}.lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

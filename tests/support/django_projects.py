@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.support.cache import cache_dir
+from tests.support.cache import cache_dir, cache_lock
 from tests.support.saltrun import example_pillar
 
 
@@ -66,6 +66,11 @@ def django_wheelhouse(label):
     spec = DJANGO_SPECS[label]
     pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
     wheelhouse = CACHE_ROOT / "wheels" / f"{pyver}-{_slug(spec)}"
+    with cache_lock(f"wheels-{wheelhouse.name}"):
+        return wheelhouse, _django_wheelhouse(wheelhouse, spec)
+
+
+def _django_wheelhouse(wheelhouse, spec):
     version = _django_version_in(wheelhouse)
     if version is None:
         wheelhouse.mkdir(parents=True, exist_ok=True)
@@ -85,7 +90,7 @@ def django_wheelhouse(label):
             check=True,
         )
         version = _django_version_in(wheelhouse)
-    return wheelhouse, version
+    return version
 
 
 def _django_version_in(wheelhouse):
@@ -104,6 +109,12 @@ def django_venv(label):
     wheelhouse, version = django_wheelhouse(label)
     pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
     venv = CACHE_ROOT / f"{pyver}-django-{version}"
+    with cache_lock(venv.name):
+        _make_django_venv(venv, wheelhouse, version)
+    return venv, version
+
+
+def _make_django_venv(venv, wheelhouse, version):
     ready = venv / ".sparks-ready"
     if not ready.exists():
         shutil.rmtree(venv, ignore_errors=True)
@@ -124,7 +135,6 @@ def django_venv(label):
             check=True,
         )
         ready.write_text(version)
-    return venv, version
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from email.utils import formatdate
 
-from tests.support.cache import cache_dir
+from tests.support.cache import cache_dir, cache_lock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKEBIN = os.path.join(HERE, "fakebin")
@@ -205,7 +205,11 @@ def verdaccio_bin():
     explicit = os.environ.get("PKGSEARCH_VERDACCIO")
     if explicit and os.access(explicit, os.X_OK):
         return explicit
-    folder = str(cache_dir("verdaccio"))
+    with cache_lock("verdaccio"):
+        return _install_verdaccio(str(cache_dir("verdaccio")))
+
+
+def _install_verdaccio(folder):
     exe = os.path.join(folder, "node_modules", ".bin", "verdaccio")
     if os.access(exe, os.X_OK):
         return exe
