@@ -4,8 +4,8 @@ rolled through by `salt-run sparks_reboot.rolling` one at a time, each back, con
 The master is pytest-salt-factories' daemon with this repository's configuration (our runner included), listening
 on the test bridge; the targets are salt-minions with the role `base` as a grain. A reboot asked for inside a target
 ends its systemd-nspawn, and the harness boots it again on the same disk, as a machine's firmware would
-(tests/support/targets.py). Debian 13 only: the runner and the module do not depend on the release, and Debian 12's
-base (needrestart included) is applied for real in test_base.py.
+(tests/support/targets.py). One node of each Debian release: the flag, the check and the reboot are each release's
+own (its unattended-upgrades hook, its systemd).
 """
 
 import json
@@ -15,8 +15,8 @@ import pytest
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 
-pytestmark = [pytest.mark.integration, pytest.mark.platforms("debian13")]
-NODES = ("reb1", "reb2")
+pytestmark = [pytest.mark.integration]
+NODES = {"reb1": "debian12", "reb2": "debian13"}  # rolled in this order
 KERNEL = "linux-image-6.99.0-sparks-test"
 
 
@@ -31,7 +31,7 @@ def master(salt_factories, target_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fleet(master, target_run, platform):
+def fleet(master, target_run):
     """Two minions with the role base, converged once by a highstate."""
 
     def minion_conf(target):
@@ -43,7 +43,11 @@ def fleet(master, target_run, platform):
             "enable_fqdns_grains": False,
         }
 
-    targets = target_run.boot(*NODES, platform=platform, minion_config=minion_conf)
+    targets = [
+        target
+        for name, platform in NODES.items()
+        for target in target_run.boot(name, platform=platform, minion_config=minion_conf)
+    ]
     salt = master.salt_cli(timeout=900)
     wait_for_ping(salt, "*", list(NODES))
     first = salt.run("state.highstate", minion_tgt="*", _timeout=900)
