@@ -1,5 +1,9 @@
 """Fixtures of the functional tests: salt-factories `Loaders` with our modules, and a cached venv per Django line."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 import salt._logging.impl as salt_logging
 from saltfactories.utils.functional import Loaders
@@ -36,3 +40,13 @@ def django_install(request):
     venv, version = django_venv(request.param)
     wheelhouse, _ = django_wheelhouse(request.param)
     return {"venv": str(venv), "version": version, "label": request.param, "wheelhouse": str(wheelhouse)}
+
+
+@pytest.fixture
+def runas_base():
+    """A directory `nobody` can reach, outside pytest's root-only temporary tree: opening that tree up does not
+    last (any pytest session starting on the machine sets /tmp/pytest-of-root back to 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="sparks-runas-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)

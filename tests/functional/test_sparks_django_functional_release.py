@@ -250,7 +250,7 @@ def test_commit_named_releases(loaders, tmp_path, django_install):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="deploying as another user needs root")
-def test_deploy_as_an_unprivileged_user(loaders, tmp_path_factory, django_install):
+def test_deploy_as_an_unprivileged_user(loaders, runas_base, django_install):
     """
     runas: git, the virtualenv, pip and every Django command run as `nobody`; the env file stays
     readable by root only (Salt reads it and hands the variables over in the environment).
@@ -258,12 +258,7 @@ def test_deploy_as_an_unprivileged_user(loaders, tmp_path_factory, django_instal
     if django_install["label"] != NEWEST_LINE:
         pytest.skip("running as another user does not depend on the Django version")
     states = loaders.states.sparks_django
-    # Outside pytest's root-only temporary tree, so that `nobody` can reach the repository.
-    base = tmp_path_factory.mktemp("runas")
-    base.chmod(0o755)
-    for parent in base.parents:
-        if str(parent).startswith("/tmp/pytest-of-"):
-            parent.chmod(0o755)
+    base = runas_base
     repository = base / "sparkdemo.git"
     make_git_repository(repository, django_install["version"], with_locale=False)
     # git refuses to read a repository owned by another user ("dubious ownership"): the deploy user
