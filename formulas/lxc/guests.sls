@@ -1,8 +1,7 @@
 # LXC guests from pillar `sparks:lxc:guests`: created from their template, static address on the lxc-net bridge, python3 + sshd + root's authorized keys for salt-ssh, autostart and memory limit, started.
 {%- from "lxc/map.jinja" import lxc %}
 {%- set prefix = lxc.net.subnet.split("/")[1] %}
-{%- for name, settings in lxc.guests | dictsort %}
-{%-   set guest = salt["slsutil.merge"](lxc.guest_defaults, settings or {}, strategy="recurse") %}
+{%- for name, guest in lxc.resolved | dictsort %}
 
 lxc-guest-{{ name }}-present:
   sparks_lxc.present:

@@ -24,10 +24,9 @@ def __virtual__():
 
 
 def _declared():
-    # Not pillar.get: Salt 3008 masks its answer outside templates (every address would be '**********').
-    lxc = __utils__["sparks_pillar.get"](__pillar__, "sparks:lxc") or {}
-    defaults = lxc.get("guest_defaults") or {}
-    return {name: {**defaults, **(settings or {})} for name, settings in (lxc.get("guests") or {}).items()}
+    # The guests as the formula builds them (lxc/map.jinja: parameter files, pillar, guest_defaults), not a merge
+    # of raw pillar of our own. Rendered, so pillar is read unmasked.
+    return __utils__["sparks_map.get"](__salt__, "lxc")["resolved"]
 
 
 def roster(user="root", priv=None, ssh_options=None, set_path=None, path=None, **extra):

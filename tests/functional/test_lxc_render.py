@@ -70,6 +70,27 @@ def test_roster_module_lists_the_declared_guests(tmp_path):
     assert roster_file.stat().st_mode & 0o777 == 0o600
 
 
+def test_guests_module_reports_the_guests_the_formula_builds(tmp_path):
+    """sparks_lxc.guests reads lxc/map.jinja, so a guest without a template in pillar is the `debian` one the
+    state creates (guest_defaults in parameters/defaults.yaml), not None."""
+    pillar = {"sparks": {"lxc": EXAMPLE["lxc"]}}
+    proc = salt_call(tmp_path, pillar, "sparks_lxc.guests", grains=LINUX["Debian-12"])
+    assert proc.returncode == 0, proc.stderr
+    reported = json.loads(proc.stdout)["local"]
+    states = show_sls(tmp_path, "lxc.guests", LINUX["Debian-12"], pillar)
+    assert set(reported) == set(EXAMPLE["lxc"]["guests"])
+    for name, guest in reported.items():
+        built = {
+            k: v
+            for item in states[f"lxc-guest-{name}-present"]["sparks_lxc"]
+            if isinstance(item, dict)
+            for k, v in item.items()
+        }
+        assert (guest["template"], guest["release"]) == (built["template"], built["release"]), name
+        assert guest["state"] == "ABSENT"
+    assert "template" not in EXAMPLE["lxc"]["guests"]["db1"] and reported["db1"]["template"] == "debian"
+
+
 def test_unknown_guest_key_is_refused(tmp_path):
     pillar = {"lxc": {"guests": {"web1": {"address": "10.213.77.11", "ram": "1G"}}}}
     proc = salt_call(tmp_path, {"sparks": pillar}, "state.show_sls", "lxc")
