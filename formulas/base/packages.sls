@@ -1,5 +1,6 @@
 # Base and sysadmin packages in one transaction; desktop and telemetry cruft purged.
 {%- from "base/map.jinja" import base %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {#- What the other base states need is installed here too, so the whole role is a single apt transaction. #}
 {%- set packages = base.packages + base.admin_packages %}
 {%- if base.package_manager == "apt" %}
@@ -10,15 +11,7 @@
 {%-   if base.restarts.enabled %}{% do packages.append("needrestart") %}{% endif %}
 {%- endif %}
 
-base-packages-installed:
-  pkg.installed:
-    - pkgs: {{ packages | unique | list | json }}
-{%- if base.package_manager == "apt" %}
-    - install_recommends: {{ base.install_recommends }}
-    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
-    - refresh: true
-    - cache_valid_time: {{ base.package_index_max_age }}
-{%- endif %}
+{{ packages_installed("base-packages-installed", base, pkgs=packages | unique | list) }}
 
 {%- if base.useless_packages %}
 

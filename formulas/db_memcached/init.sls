@@ -1,13 +1,8 @@
 # Memcached: memory size, port and listen address from pillar (/etc/memcached.conf).
 {%- from "db_memcached/map.jinja" import db_memcached as memcached %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
-db-memcached-package-installed:
-  pkg.installed:
-    - pkgs: {{ memcached.packages | json }}
-    - install_recommends: {{ memcached.install_recommends }}
-    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
-    - refresh: true
-    - cache_valid_time: {{ memcached.package_index_max_age }}
+{{ packages_installed("db-memcached-package-installed", memcached) }}
 
 # Debian's unit passes this file's options to memcached (systemd-memcached-wrapper): we own all of it.
 db-memcached-config-file-managed:

@@ -1,18 +1,12 @@
 # mongod installed from the vendor repository, configured (/etc/mongod.conf) and running.
 {%- from "db_mongodb/map.jinja" import db_mongodb as mongodb %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
 include:
   - db_mongodb.repo
 
-db-mongodb-package-installed:
-  pkg.installed:
-    - pkgs: {{ mongodb.packages | json }}
-    - install_recommends: {{ mongodb.install_recommends }}
-    # A new repository must be read before its packages can be found: refresh when the list file changed.
-    - refresh: true
-    - cache_valid_time: {{ mongodb.package_index_max_age }}
-    - require:
-      - file: db-mongodb-repo-list-file-managed
+{#- A new repository must be read before its packages can be found: the list file comes first. #}
+{{ packages_installed("db-mongodb-package-installed", mongodb, args=[{"require": [{"file": "db-mongodb-repo-list-file-managed"}]}]) }}
 
 db-mongodb-config-file-managed:
   file.managed:

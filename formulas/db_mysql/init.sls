@@ -1,13 +1,8 @@
 # MariaDB server (Debian's MySQL) running, with [mysqld] settings from pillar in a drop-in.
 {%- from "db_mysql/map.jinja" import db_mysql as mysql %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
-db-mysql-package-installed:
-  pkg.installed:
-    - pkgs: {{ mysql.packages | json }}
-    - install_recommends: {{ mysql.install_recommends }}
-    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
-    - refresh: true
-    - cache_valid_time: {{ mysql.package_index_max_age }}
+{{ packages_installed("db-mysql-package-installed", mysql) }}
 
 db-mysql-config-file-managed:
   file.managed:

@@ -1,13 +1,8 @@
 # Redis server: bind address, port, memory limit and persistence from pillar.
 {%- from "db_redis/map.jinja" import db_redis as redis %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
-db-redis-package-installed:
-  pkg.installed:
-    - pkgs: {{ redis.packages | json }}
-    - install_recommends: {{ redis.install_recommends }}
-    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
-    - refresh: true
-    - cache_valid_time: {{ redis.package_index_max_age }}
+{{ packages_installed("db-redis-package-installed", redis) }}
 
 db-redis-config-settings-file-managed:
   file.managed:

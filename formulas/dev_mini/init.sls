@@ -1,12 +1,8 @@
 # Minimal development set: git, make, and a ~/sources directory for each user in pillar sparks:users.
 {%- from "dev_mini/map.jinja" import dev_mini %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
-dev-mini-packages-installed:
-  pkg.installed:
-    - pkgs: {{ dev_mini.packages | json }}
-    - refresh: true
-    - cache_valid_time: {{ dev_mini.package_index_max_age }}
-    - install_recommends: false
+{{ packages_installed("dev-mini-packages-installed", dev_mini) }}
 
 {%- for user in salt["pillar.get"]("sparks:users", []) %}
 

@@ -1,12 +1,8 @@
 # Web development: Node.js + npm with global npm packages, Ruby + ruby-dev + bundler with gems (lists in pillar).
 {%- from "dev_web/map.jinja" import dev_web %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
-dev-web-packages-installed:
-  pkg.installed:
-    - pkgs: {{ dev_web.packages | json }}
-    - refresh: true
-    - cache_valid_time: {{ dev_web.package_index_max_age }}
-    - install_recommends: false
+{{ packages_installed("dev-web-packages-installed", dev_web) }}
 
 {%- for package in dev_web.npm_packages %}
 

@@ -1,14 +1,10 @@
 # Django projects from pillar: releases with an atomic switch and health gate, gunicorn behind nginx, celery, maintenance mode.
 {%- from "django/map.jinja" import django %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {%- set check_script = "/usr/local/sbin/sparks-nginx-check" %}
 {%- set nginx_sites = [] %}
 
-django-package-installed:
-  pkg.installed:
-    - pkgs: {{ django.packages | json }}
-    - install_recommends: {{ django.install_recommends }}
-    - refresh: true
-    - cache_valid_time: {{ django.package_index_max_age }}
+{{ packages_installed("django-package-installed", django) }}
 
 # Validates a candidate nginx site in a throwaway nginx.conf: sites are checked before they go live.
 django-nginx-check-script-file-managed:

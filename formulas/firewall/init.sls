@@ -2,6 +2,7 @@
 # named hosts. Checked by `nft -c`, loaded atomically, never in a form that keeps out the SSH clients connected now.
 {%- from "firewall/map.jinja" import firewall %}
 {%- from "base/map.jinja" import base %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {%- set with_fail2ban = firewall.fail2ban and base.fail2ban.enabled and "fail2ban" in base.admin_packages %}
 {%- if with_fail2ban %}
 
@@ -9,11 +10,8 @@ include:
   - base.fail2ban
 {%- endif %}
 
-firewall-package-installed:
-  pkg.installed:
-    - name: {{ firewall.package }}
-    - refresh: true
-    - cache_valid_time: 21600
+{#- install_recommends unset in defaults: apt's own default, as before. #}
+{{ packages_installed("firewall-package-installed", firewall, pkgs=[firewall.package]) }}
 
 # Before the ruleset is written: sshd must listen on ssh:port, and every SSH client connected now (this run's own
 # session included) must be let in by the new rules. Otherwise nothing is written or loaded.

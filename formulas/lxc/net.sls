@@ -1,5 +1,6 @@
 # LXC host packages and lxc-net (bridge, subnet, DHCP range from pillar); a changed setting restarts lxc-net, nothing else does.
 {%- from "lxc/map.jinja" import lxc %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {%- set netmask = salt["network.convert_cidr"](lxc.net.subnet)["netmask"] %}
 
 # Written before the packages: on systemd machines the lxc package starts lxc-net when it is installed, and
@@ -15,15 +16,7 @@ lxc-net-config-file-managed:
         net: {{ lxc.net | json }}
         netmask: {{ netmask }}
 
-lxc-packages-installed:
-  pkg.installed:
-    - pkgs: {{ lxc.packages | json }}
-    - install_recommends: {{ lxc.install_recommends }}
-    # Refresh the package index only when it is older than this, so re-runs stay offline and fast.
-    - refresh: true
-    - cache_valid_time: {{ lxc.package_index_max_age }}
-    - require:
-      - file: lxc-net-config-file-managed
+{{ packages_installed("lxc-packages-installed", lxc, args=[{"require": [{"file": "lxc-net-config-file-managed"}]}]) }}
 
 # Our own state rather than service.running: it compares the running lxc-net (bridge address, dnsmasq's DHCP
 # range) with the settings, so a changed file restarts lxc-net and an unchanged one touches nothing. It uses

@@ -1,6 +1,7 @@
 # LXC guest base: the base role, extra locales (en + fr), and a mailer (nullmailer + bsd-mailx unless postfix is there).
 {%- from "lxc_base/map.jinja" import lxc_base %}
 {%- from "base/map.jinja" import base %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 
 include:
   - base
@@ -16,13 +17,11 @@ lxc-base-locale-{{ name }}-generated:
 {%- endfor %}
 
 # Cron and unattended-upgrades mail root: a guest needs a way out, but must not replace a real MTA.
-lxc-base-mailer-installed:
-  pkg.installed:
-    - pkgs: {{ lxc_base.mailer_packages | json }}
-    - install_recommends: false
-    - unless: dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q 'install ok installed'
-    - require:
-      - pkg: base-packages-installed
+{#- No index refresh: base's transaction, required first, refreshed it. #}
+{%- set postfix_installed = "dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q 'install ok installed'" %}
+{{ packages_installed("lxc-base-mailer-installed", {"install_recommends": false}, refresh=false,
+                      pkgs=lxc_base.mailer_packages,
+                      args=[{"unless": postfix_installed}, {"require": [{"pkg": "base-packages-installed"}]}]) }}
 
 {%- if lxc_base.mail_relay %}
 

@@ -1,11 +1,11 @@
 # powerline-shell prompt for each user in sparks:users; servers accept POWERLINE_SHELL over ssh; font on desktops only.
 {%- from "powerline/map.jinja" import powerline %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {%- set bin = powerline.venv ~ "/bin/powerline-shell" %}
 
-powerline-prerequisites-installed:
-  pkg.installed:
-    - pkgs: {{ (["python3-venv"] + (["fonts-powerline"] if powerline.font else [])) | json }}
-    - install_recommends: false
+{#- No index refresh: base, which every machine has, refreshed it. #}
+{{ packages_installed("powerline-prerequisites-installed", {"install_recommends": false}, refresh=false,
+                      pkgs=["python3-venv"] + (["fonts-powerline"] if powerline.font else [])) }}
 
 # From PyPI into a venv of its own (no clone from a public git host, no system pip).
 powerline-shell-installed:

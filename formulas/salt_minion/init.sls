@@ -1,14 +1,13 @@
 # Turn a machine into a salt-minion of your master (apply it with salt-ssh to move a node from agentless to a master).
 {%- from "salt_minion/map.jinja" import salt_minion %}
+{%- from "sparks/packages.jinja" import packages_installed %}
 {%- if not salt_minion.master %}
 {{ raise("sparks:salt_minion:master is required: the address of your salt-master") }}
 {%- endif %}
 
 # A venv, and what pip needs to build Salt 3008's dependency timelib (published as source only, in C).
-salt-minion-prerequisites-installed:
-  pkg.installed:
-    - pkgs: {{ salt_minion.packages | json }}
-    - install_recommends: false
+{{ packages_installed("salt-minion-prerequisites-installed", {"install_recommends": false}, refresh=false,
+                      pkgs=salt_minion.packages) }}
 
 # Salt in its own venv, the same way bootstrap/1nstall.py installs it (no system Python pollution): the pinned
 # version with requirements/constraints.txt (every dependency as CI tested it), another version on its own.

@@ -18,6 +18,9 @@ Schema language (values of ``schema.yaml``, nested as the pillar is):
 - a mapping: these keys only, each with its own schema; a ``"*"`` key instead means "any key, values of this
   schema" (``databases: {"*": {owner: str}}``)
 - a one-item YAML list ``[schema]``: a list whose items match that schema
+- ``_include: [name, ...]`` in a mapping: the keys of the shared fragment ``sparks/schemas/<name>.yaml`` (next
+  to the formulas) as if written there, so options every formula takes (``packages``: install_recommends,
+  package_index_max_age) are described once; an error still names its full key (``sparks:base:install_recommends``)
 
 Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at this directory
 (``salt/config/common.conf`` does).
@@ -32,6 +35,8 @@ import yaml
 __virtualname__ = "sparks"
 
 SCHEMA_FILE = os.path.join("parameters", "schema.yaml")
+INCLUDE_KEY = "_include"
+FRAGMENT_DIR = os.path.join("sparks", "schemas")
 # Keys no formula owns, in the same schema language: roles (top.sls), users (several formulas), and the
 # settings of our execution modules (pkg: salt/_modules/sparks_pkg.py). tests/unit/test_pillar_keys.py checks
 # that every sparks: key our code reads has a schema here or in a formula's schema.yaml.
@@ -79,8 +84,35 @@ def load_schemas(roots):
             path = os.path.join(root, name, SCHEMA_FILE)
             if name not in schemas and os.path.isfile(path):
                 with open(path, encoding="utf-8") as handle:
-                    schemas[name] = yaml.safe_load(handle) or {}
+                    schemas[name] = _expand(yaml.safe_load(handle) or {}, roots, name)
     return schemas
+
+
+def _expand(schema, roots, where):
+    """``schema`` with every ``_include`` replaced by its fragments' keys (a schema bug raises ValueError)."""
+    if isinstance(schema, list):
+        return [_expand(item, roots, where) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    expanded = {}
+    for name in schema.get(INCLUDE_KEY) or []:
+        expanded.update(_fragment(roots, name, where))
+    for key, value in schema.items():
+        if key == INCLUDE_KEY:
+            continue
+        if key in expanded:
+            raise ValueError(f"{where}:{key}: in the schema and in an included fragment too")
+        expanded[key] = _expand(value, roots, f"{where}:{key}")
+    return expanded
+
+
+def _fragment(roots, name, where):
+    for root in roots:
+        path = os.path.join(root, FRAGMENT_DIR, f"{name}.yaml")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                return _expand(yaml.safe_load(handle) or {}, roots, where)
+    raise ValueError(f"{where}: {INCLUDE_KEY} names {name!r}, but there is no {FRAGMENT_DIR}/{name}.yaml")
 
 
 def list_states(roots):
