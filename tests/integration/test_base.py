@@ -5,6 +5,7 @@ import re
 import pytest
 import yaml
 
+from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT, example_pillar
 
 pytestmark = pytest.mark.integration
@@ -158,11 +159,9 @@ def test_reboot_required_follows_the_flag_a_kernel_upgrade_leaves(based, salt_ss
 
 
 def test_second_apply_changes_nothing(based, salt_ssh):
-    target, _ = based
+    target, first = based
     again = salt_ssh.run(target.name, "state.apply", "base")
-    assert again.returncode == 0, again.stderr
-    assert again.failed(target.name) == {}
-    assert again.changed(target.name) == {}
+    assert_converged(first, again, target.name)
 
 
 # The policy's other value: one more apply each way, and needrestart's logic does not depend on the release.
@@ -244,4 +243,4 @@ def test_clean_removes_the_dropins_and_packages_and_keeps_sudo(based, salt_ssh):
     assert "sudo" in target.packages()  # never removed: it may be how the admins get in
     assert target.run("visudo -c").returncode == 0
     again = salt_ssh.run(target.name, "state.apply", "base.clean")
-    assert again.failed(target.name) == {} and again.changed(target.name) == {}
+    assert_converged(ret, again, target.name)

@@ -9,6 +9,7 @@ import copy
 import pytest
 import yaml
 
+from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -95,11 +96,9 @@ def test_sqlite3_runs(cache):
 
 
 def test_second_apply_changes_nothing(cache, salt_ssh):
-    target, _ = cache
+    target, first = cache
     again = salt_ssh.run(target.name, "state.apply", SLS)
-    assert again.returncode == 0, again.stderr
-    assert again.failed(target.name) == {}
-    assert again.changed(target.name) == {}
+    assert_converged(first, again, target.name)
 
 
 @pytest.mark.platforms("debian13")  # the formulas' restart logic, the same on both releases: an extra apply
@@ -137,4 +136,4 @@ def test_clean_stops_and_removes_redis_memcached_and_sqlite(cache, salt_ssh):
     assert not (target.root / "etc/redis/sparks.conf").exists()
     assert not (target.root / "etc/memcached.conf").exists()  # purged with its package
     again = salt_ssh.run(target.name, "state.apply", clean)
-    assert again.failed(target.name) == {} and again.changed(target.name) == {}
+    assert_converged(ret, again, target.name)

@@ -6,6 +6,7 @@ are installed (one transaction) and usable, and a second apply changes nothing.
 import pytest
 import yaml
 
+from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -53,11 +54,9 @@ def test_django_build_libraries_are_installed_and_usable(mysql):
 
 
 def test_second_apply_changes_nothing(mysql, salt_ssh):
-    target, _ = mysql
+    target, first = mysql
     again = salt_ssh.run(target.name, "state.apply", SLS)
-    assert again.returncode == 0, again.stderr
-    assert again.failed(target.name) == {}
-    assert again.changed(target.name) == {}
+    assert_converged(first, again, target.name)
 
 
 # The clean states' logic (package names and paths from the map) does not depend on the release: Debian 13 only.
@@ -73,4 +72,4 @@ def test_clean_stops_mariadb_and_removes_the_packages(mysql, salt_ssh):
     assert ":3306 " not in target.run("ss -Hltn", check=True).stdout
     assert (target.root / "var/lib/mysql").is_dir()  # the data stays
     again = salt_ssh.run(target.name, "state.apply", clean)
-    assert again.failed(target.name) == {} and again.changed(target.name) == {}
+    assert_converged(ret, again, target.name)

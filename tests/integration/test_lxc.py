@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from tests.support.cache import cache_dir
+from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT, SaltResult, SaltSSH, example_pillar, repo_config
 
 pytestmark = pytest.mark.integration
@@ -325,13 +326,12 @@ def test_lxc_server_and_lxc_purge_in_both_guests(lxc_host, roster, tmp_path):
 
 
 def test_second_apply_changes_nothing_and_dry_run_agrees(lxc_host):
-    salt, _, _, _ = lxc_host
+    salt, first, _, _ = lxc_host
     dry = salt.run("state.apply", "lxc", "test=True")
     assert dry.failed("local") == {}
     assert {sid: r for sid, r in dry.states("local").items() if r["result"] is None} == {}
     again = salt.run("state.apply", "lxc")
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert again.changed("local") == {}
+    assert_converged(first, again)
 
 
 def test_changed_lxc_net_setting_restarts_lxc_net_only(lxc_host):
