@@ -1,7 +1,7 @@
 # Backups on a systemd timer: PostgreSQL dumps, Redis' snapshot, Django media and paths from pillar, sent off the
 # machine by duply, GPG-encrypted, kept as long as pillar says. `backup.restore` brings them back.
 {%- from "backup/map.jinja" import backup %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {#- A backup without a destination or a passphrase cannot exist: refused before anything runs. #}
 {%- if not backup.destination %}
 {%-   do raise("invalid pillar: sparks:backup:destination is empty: where should backups go (e.g. sftp://backup@store1.example.org/web1)?") %}

@@ -1,6 +1,6 @@
 # Base and sysadmin packages in one transaction; desktop and telemetry cruft purged.
 {%- from "base/map.jinja" import base %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {#- What the other base states need is installed here too, so the whole role is a single apt transaction. #}
 {%- set packages = base.packages + base.admin_packages %}
 {%- if base.package_manager == "apt" %}

@@ -1,6 +1,6 @@
 # Memcached: memory size, port and listen address from pillar (/etc/memcached.conf).
 {%- from "db_memcached/map.jinja" import db_memcached as memcached %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("db-memcached-package-installed", memcached) }}
 

@@ -1,6 +1,6 @@
 # mongod installed from the vendor repository, configured (/etc/mongod.conf) and running.
 {%- from "db_mongodb/map.jinja" import db_mongodb as mongodb %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 include:
   - db_mongodb.repo

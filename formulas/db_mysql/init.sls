@@ -1,6 +1,6 @@
 # MariaDB server (Debian's MySQL) running, with [mysqld] settings from pillar in a drop-in.
 {%- from "db_mysql/map.jinja" import db_mysql as mysql %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("db-mysql-package-installed", mysql) }}
 

@@ -1,6 +1,6 @@
 # Redis server: bind address, port, memory limit and persistence from pillar.
 {%- from "db_redis/map.jinja" import db_redis as redis %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("db-redis-package-installed", redis) }}
 

@@ -1,5 +1,5 @@
 # SQLite command-line shell (sqlite3).
 {%- from "db_sqlite/map.jinja" import db_sqlite as sqlite %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("db-sqlite-package-installed", sqlite) }}

@@ -1,6 +1,6 @@
 # Development machine: dev_mini plus git-flow, ack, Python 3 with headers, pip, venv, virtualenvwrapper, gettext, build tools.
 {%- from "dev/map.jinja" import dev %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 include:
   - dev_mini

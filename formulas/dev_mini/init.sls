@@ -1,6 +1,6 @@
 # Minimal development set: git, make, and a ~/sources directory for each user in pillar sparks:users.
 {%- from "dev_mini/map.jinja" import dev_mini %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("dev-mini-packages-installed", dev_mini) }}
 

@@ -1,6 +1,6 @@
 # Web development: Node.js + npm with global npm packages, Ruby + ruby-dev + bundler with gems (lists in pillar).
 {%- from "dev_web/map.jinja" import dev_web %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 {{ packages_installed("dev-web-packages-installed", dev_web) }}
 

@@ -1,6 +1,6 @@
 # Django projects from pillar: releases with an atomic switch and health gate, gunicorn behind nginx, celery, maintenance mode.
 {%- from "django/map.jinja" import django %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {%- set check_script = "/usr/local/sbin/sparks-nginx-check" %}
 {%- set nginx_sites = [] %}
 

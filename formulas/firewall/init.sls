@@ -2,7 +2,7 @@
 # named hosts. Checked by `nft -c`, loaded atomically, never in a form that keeps out the SSH clients connected now.
 {%- from "firewall/map.jinja" import firewall %}
 {%- from "base/map.jinja" import base %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {%- set with_fail2ban = firewall.fail2ban and base.fail2ban.enabled and "fail2ban" in base.admin_packages %}
 {%- if with_fail2ban %}
 

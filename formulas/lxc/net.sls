@@ -1,6 +1,6 @@
 # LXC host packages and lxc-net (bridge, subnet, DHCP range from pillar); a changed setting restarts lxc-net, nothing else does.
 {%- from "lxc/map.jinja" import lxc %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {%- set netmask = salt["network.convert_cidr"](lxc.net.subnet)["netmask"] %}
 
 # Written before the packages: on systemd machines the lxc package starts lxc-net when it is installed, and

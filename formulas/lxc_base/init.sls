@@ -1,7 +1,7 @@
 # LXC guest base: the base role, extra locales (en + fr), and a mailer (nullmailer + bsd-mailx unless postfix is there).
 {%- from "lxc_base/map.jinja" import lxc_base %}
 {%- from "base/map.jinja" import base %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 
 include:
   - base

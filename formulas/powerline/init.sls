@@ -1,6 +1,6 @@
 # powerline-shell prompt for each user in sparks:users; servers accept POWERLINE_SHELL over ssh; font on desktops only.
 {%- from "powerline/map.jinja" import powerline %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {%- set bin = powerline.venv ~ "/bin/powerline-shell" %}
 
 {#- No index refresh: base, which every machine has, refreshed it. #}

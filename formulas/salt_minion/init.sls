@@ -1,6 +1,6 @@
 # Turn a machine into a salt-minion of your master (apply it with salt-ssh to move a node from agentless to a master).
 {%- from "salt_minion/map.jinja" import salt_minion %}
-{%- from "sparks/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/packages.jinja" import packages_installed %}
 {%- if not salt_minion.master %}
 {{ raise("sparks:salt_minion:master is required: the address of your salt-master") }}
 {%- endif %}

@@ -18,7 +18,7 @@ Schema language (values of ``schema.yaml``, nested as the pillar is):
 - a mapping: these keys only, each with its own schema; a ``"*"`` key instead means "any key, values of this
   schema" (``databases: {"*": {owner: str}}``)
 - a one-item YAML list ``[schema]``: a list whose items match that schema
-- ``_include: [name, ...]`` in a mapping: the keys of the shared fragment ``sparks/schemas/<name>.yaml`` (next
+- ``_include: [name, ...]`` in a mapping: the keys of the shared fragment ``sparks_lib/schemas/<name>.yaml`` (next
   to the formulas) as if written there, so options every formula takes (``packages``: install_recommends,
   package_index_max_age) are described once; an error still names its full key (``sparks:base:install_recommends``)
 
@@ -36,7 +36,7 @@ __virtualname__ = "sparks"
 
 SCHEMA_FILE = os.path.join("parameters", "schema.yaml")
 INCLUDE_KEY = "_include"
-FRAGMENT_DIR = os.path.join("sparks", "schemas")
+FRAGMENT_DIR = os.path.join("sparks_lib", "schemas")
 # Keys no formula owns, in the same schema language: roles (top.sls), users (several formulas), and the
 # settings of our execution modules (pkg: salt/_modules/sparks_pkg.py). tests/unit/test_pillar_keys.py checks
 # that every sparks: key our code reads has a schema here or in a formula's schema.yaml.

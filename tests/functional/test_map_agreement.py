@@ -14,8 +14,8 @@ from saltfactories.utils.functional import Loaders
 from tests.support.render import OSES
 from tests.support.saltrun import REPO_ROOT
 
-# Every formula with a map.jinja; the Jinja library (formulas/sparks) has no settings of its own.
-FORMULAS = sorted(p.parent.name for p in (REPO_ROOT / "formulas").glob("*/map.jinja") if p.parent.name != "sparks")
+# Every formula with a map.jinja; the Jinja library (formulas/sparks_lib) has no settings of its own.
+FORMULAS = sorted(p.parent.name for p in (REPO_ROOT / "formulas").glob("*/map.jinja") if p.parent.name != "sparks_lib")
 PROBE = """\
 {%- for formula in formulas %}
 {%-   import formula ~ "/map.jinja" as map %}

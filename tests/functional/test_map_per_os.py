@@ -54,7 +54,7 @@ def test_pillar_wins_over_os_layers_and_replaces_lists(tmp_path):
     assert arg(states["base-sudo-dropin-managed"], "file", "context")["sudo"]["group"] == "wheel"
 
 
-# Every formula that installs packages, and the package states it renders (sparks/packages.jinja).
+# Every formula that installs packages, and the package states it renders (sparks_lib/packages.jinja).
 PACKAGE_STATES = {
     "base": "base-packages-installed",
     "db_redis": "db-redis-package-installed",

@@ -345,7 +345,6 @@ def django_minion_opts(salt_factories, repo_root):
             "file_client": "local",
             "module_dirs": [str(repo_root / "salt" / "_modules")],
             "states_dirs": [str(repo_root / "salt" / "_states")],
-            "state_dirs": [str(repo_root / "salt" / "_states")],
             "utils_dirs": [str(repo_root / "salt" / "_utils")],
             "features": {"enable_slsvars_fixes": True},
         },

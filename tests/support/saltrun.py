@@ -17,7 +17,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
-PATH_LISTS = ("module_dirs", "states_dirs", "state_dirs", "pillar_dirs", "utils_dirs", "runner_dirs")
+PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs")
 
 
 def example_pillar(*sections, **overrides):

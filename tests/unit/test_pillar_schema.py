@@ -80,8 +80,8 @@ def test_embedded_default_pillar_is_valid():
 
 
 def test_included_fragment_keys_are_checked_with_their_full_key():
-    """Package options come from sparks/schemas/packages.yaml (`_include`), in every formula that installs."""
-    fragment = yaml.safe_load((FORMULAS / "sparks/schemas/packages.yaml").read_text())
+    """Package options come from sparks_lib/schemas/packages.yaml (`_include`), in every formula that installs."""
+    fragment = yaml.safe_load((FORMULAS / "sparks_lib/schemas/packages.yaml").read_text())
     for formula, schema in SCHEMAS.items():
         assert "_include" not in schema, formula
     errors = sparks_pillar.validate({"base": {"install_recommends": "yes", "package_index_max_age": "6h"}}, SCHEMAS)
@@ -95,8 +95,8 @@ def test_included_fragment_keys_are_checked_with_their_full_key():
 
 def test_a_fragment_that_is_missing_or_clashes_is_a_schema_bug(tmp_path):
     (tmp_path / "f/parameters").mkdir(parents=True)
-    (tmp_path / "sparks/schemas").mkdir(parents=True)
-    (tmp_path / "sparks/schemas/packages.yaml").write_text("install_recommends: bool\n")
+    (tmp_path / "sparks_lib/schemas").mkdir(parents=True)
+    (tmp_path / "sparks_lib/schemas/packages.yaml").write_text("install_recommends: bool\n")
     (tmp_path / "f/parameters/schema.yaml").write_text("_include: [nope]\n")
     with pytest.raises(ValueError, match="f: _include names 'nope'"):
         sparks_pillar.load_schemas([str(tmp_path)])
@@ -106,9 +106,9 @@ def test_a_fragment_that_is_missing_or_clashes_is_a_schema_bug(tmp_path):
 
 
 def test_every_package_state_is_the_shared_macro():
-    """One package stanza: pkg.installed is written out only in sparks/packages.jinja."""
+    """One package stanza: pkg.installed is written out only in sparks_lib/packages.jinja."""
     writers = sorted(
         str(path.relative_to(FORMULAS)) for path in FORMULAS.rglob("*.sls") if "pkg.installed:" in path.read_text()
     )
     assert writers == []
-    assert "pkg.installed:" in (FORMULAS / "sparks/packages.jinja").read_text()
+    assert "pkg.installed:" in (FORMULAS / "sparks_lib/packages.jinja").read_text()
