@@ -3,7 +3,6 @@ Unit tests of salt/_modules/sparks_django.py: command lines, environment, parsin
 No Django, no root, no network: cmd.run_all is a mock.
 """
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -12,17 +11,10 @@ from unittest.mock import MagicMock
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.loadmod import load
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sparks_django = _load("sparks_django_execution_module", REPO_ROOT / "salt" / "_modules" / "sparks_django.py")
+sparks_django = load("_modules", "sparks_django")
 
 
 def _ok(stdout="", stderr="", retcode=0):

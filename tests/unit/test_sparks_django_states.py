@@ -3,27 +3,18 @@ Unit tests of salt/_states/sparks_django.py: state logic with the execution modu
 The release bookkeeping functions (plain files) are the real ones, run under tmp_path.
 """
 
-import importlib.util
 import json
 import os
-import pathlib
 from unittest.mock import MagicMock, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+from tests.support.loadmod import load
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-module = _load("sparks_django_module_for_states", REPO_ROOT / "salt" / "_modules" / "sparks_django.py")
-states = _load("sparks_django_state_module", REPO_ROOT / "salt" / "_states" / "sparks_django.py")
+module = load("_modules", "sparks_django")
+states = load("_states", "sparks_django")
 
 PASSWORD = "Unit-Test-Password-987"
 RELEASE_FUNCTIONS = (

@@ -48,10 +48,14 @@ class FakeLXC:
 
 
 @pytest.fixture
+def configure_loader_modules():
+    return {sparks_lxc: {"__salt__": {}, "__opts__": {"test": False}}}
+
+
+@pytest.fixture
 def lxc(tmp_path, monkeypatch):
     fake = FakeLXC(tmp_path)
-    sparks_lxc.__salt__ = {"cmd.run_all": fake}
-    sparks_lxc.__opts__ = {"test": False}
+    sparks_lxc.__salt__["cmd.run_all"] = fake
     monkeypatch.setattr(sparks_lxc.salt.utils.path, "which", lambda name: f"/usr/bin/{name}")
     guest = tmp_path / "web1"
     (guest / "rootfs").mkdir(parents=True)
@@ -136,7 +140,7 @@ def test_failed_lxc_create_names_the_command_its_exit_and_output(lxc, result, ho
             return {"retcode": 0, "stdout": "", "stderr": "", **result}
         return fake_run(cmd, **kwargs)
 
-    sparks_lxc.__salt__ = {"cmd.run_all": run}
+    sparks_lxc.__salt__["cmd.run_all"] = run
     ret = sparks_lxc.present("db1", **{**ARGS, "address": "10.213.77.12/24", "release": "trixie"})
     assert ret["result"] is False and ret["changes"] == {}
     assert ret["comment"].startswith(f"lxc-create -n db1 -t debian -- -r trixie {how}")
