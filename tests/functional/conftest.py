@@ -1,5 +1,7 @@
-"""Fixtures of the functional tests: salt-factories `Loaders` with our modules, and a cached venv per Django line."""
+"""Fixtures of the functional tests: salt-factories `Loaders` with our modules (one per OS for the map agreement
+test), and a cached venv per Django line."""
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,6 +11,7 @@ import salt._logging.impl as salt_logging
 from saltfactories.utils.functional import Loaders
 
 from tests.support.django_projects import DJANGO_SPECS, REPO_ROOT, django_minion_opts, django_venv, django_wheelhouse
+from tests.support.render import OSES
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,18 @@ def reset_loaders_state(loaders):  # pylint: disable=redefined-outer-name
         loaders.reset_state()
 
 
+@pytest.fixture(scope="module")
+def django_module(loaders):  # pylint: disable=redefined-outer-name
+    """The sparks_django execution module, loaded by Salt's loader with the repository's modules."""
+    return loaders.modules.sparks_django
+
+
+@pytest.fixture(scope="module")
+def django_states(loaders):  # pylint: disable=redefined-outer-name
+    """The sparks_django state module, loaded the same way."""
+    return loaders.states.sparks_django
+
+
 @pytest.fixture(scope="module", params=list(DJANGO_SPECS))
 def django_install(request):
     """A cached virtualenv per Django line: ``{venv, version, label, wheelhouse}``."""
@@ -50,3 +65,47 @@ def runas_base():
     base.chmod(0o755)
     yield base
     shutil.rmtree(base, ignore_errors=True)
+
+
+# Every formula with a map.jinja; the Jinja library (formulas/sparks_lib) has no settings of its own.
+MAP_FORMULAS = sorted(
+    path.parent.name for path in (REPO_ROOT / "formulas").glob("*/map.jinja") if path.parent.name != "sparks_lib"
+)
+PROBE = """\
+{%- for formula in formulas %}
+{%-   import formula ~ "/map.jinja" as map %}
+probe-{{ formula }}:
+  test.nop:
+    - settings: {{ map[formula] | json }}
+{%- endfor %}
+"""
+
+
+@pytest.fixture(scope="session")
+def map_formulas():
+    return MAP_FORMULAS
+
+
+@pytest.fixture(scope="module", params=list(OSES))
+def os_loaders(request, salt_factories, tmp_path_factory):
+    """Loaders of a minion with one OS's grains, pillar.example as pillar and a probe state dumping every map."""
+    root = tmp_path_factory.mktemp("map-agreement")
+    (root / "probe").mkdir()
+    (root / "probe/sparks_map_probe.sls").write_text(PROBE.replace("formulas", json.dumps(MAP_FORMULAS)))
+    (root / "pillar").mkdir()
+    (root / "pillar/top.sls").write_text("base:\n  '*':\n    - example\n")
+    (root / "pillar/example.sls").write_text((REPO_ROOT / "pillar.example").read_text())
+    factory = salt_factories.salt_minion_daemon(
+        f"sparks-map-{request.param.lower()}",
+        overrides={
+            "file_client": "local",
+            "grains": OSES[request.param],
+            "pillar_roots": {"base": [str(root / "pillar")]},
+            "file_roots": {"base": [str(REPO_ROOT / "formulas"), str(root / "probe")]},
+            "module_dirs": [str(REPO_ROOT / "salt" / "_modules")],
+            "states_dirs": [str(REPO_ROOT / "salt" / "_states")],
+            "utils_dirs": [str(REPO_ROOT / "salt" / "_utils")],
+        },
+    )
+    yield Loaders(factory.config.copy())
+    salt_logging.shutdown_temp_handler()  # flush Salt's deferred log records (see conftest.py's loaders)

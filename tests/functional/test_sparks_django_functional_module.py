@@ -21,11 +21,6 @@ from tests.support.django_projects import (
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("reset_loaders_state")]
 
 
-@pytest.fixture(scope="module")
-def django_module(loaders):
-    return loaders.modules.sparks_django
-
-
 @pytest.fixture
 def project(tmp_path, django_install):
     """A fresh v2 project (two migrations) with its own SQLite database."""

@@ -16,11 +16,6 @@ from tests.support.django_projects import (
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("reset_loaders_state")]
 
 
-@pytest.fixture(scope="module")
-def django_states(loaders):
-    return loaders.states.sparks_django
-
-
 @pytest.fixture
 def context(tmp_path, django_install):
     project_dir = write_project(tmp_path / "project", "v2", django_install["version"])

@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 
+from tests.support.converge import why
 from tests.support.django_projects import SHOP_REPO, make_shop_repository, shop_pillar
 from tests.support.http import get
 from tests.support.saltrun import example_pillar
@@ -65,21 +66,6 @@ def apply(salt_ssh, targets, sls, data=None):
     ret = salt_ssh.run([t.name for t in targets] if len(targets) > 1 else targets[0].name, "state.apply", sls)
     OUTPUTS.append(ret.stdout + ret.stderr)
     return ret
-
-
-def why(ret, target):
-    try:
-        failed = ret.failed(target.name)
-    except AssertionError as exc:
-        return str(exc)
-    return (
-        "\n".join(
-            f"{sid}: {r['comment'][:2000]}"
-            for sid, r in failed.items()
-            if not r["comment"].startswith("One or more requisite failed")
-        )
-        or ret.stderr[-3000:]
-    )
 
 
 def roles_sls(platform):

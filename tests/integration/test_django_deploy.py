@@ -21,6 +21,7 @@ from collections import defaultdict
 
 import pytest
 
+from tests.support.converge import why
 from tests.support.django_projects import SHOP_REPO as REPO
 from tests.support.django_projects import make_shop_repository, shop_pillar
 from tests.support.http import get, under_load
@@ -60,22 +61,6 @@ def apply(salt_ssh, target, data, sls=SLS):
     result = salt_ssh.run(target.name, "state.apply", sls)
     OUTPUTS[target.platform.name].append(result.stdout + result.stderr)
     return result
-
-
-def why(result, target):
-    """The failed states of a run (id: comment), for assertion messages."""
-    try:
-        failed = result.failed(target.name)
-    except AssertionError as exc:
-        return str(exc)
-    return (
-        "\n".join(
-            f"{sid}: {ret['comment'][:1500]}"
-            for sid, ret in failed.items()
-            if not ret["comment"].startswith("One or more requisite failed")
-        )
-        or result.stderr[-3000:]
-    )
 
 
 def deploy_under_load(salt_ssh, target, data):

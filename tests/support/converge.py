@@ -13,3 +13,18 @@ def assert_converged(first, second, name="local"):
         assert ret.returncode == 0, f"{which} apply exited {ret.returncode}: {_tail(ret)}"
         assert ret.failed(name) == {}, f"{which} apply failed: {ret.failed(name)}"
     assert second.changed(name) == {}, f"the second apply changed: {list(second.changed(name))}"
+
+
+def why(ret, target):
+    """The failed states of an apply on ``target`` (a booted target or its name) as ``id: comment`` lines,
+    requisite knock-ons left out, or else the end of stderr: what an assertion message should show."""
+    try:
+        failed = ret.failed(getattr(target, "name", target))
+    except AssertionError as exc:
+        return str(exc)
+    lines = [
+        f"{sid}: {r['comment'][:2000]}"
+        for sid, r in failed.items()
+        if not r["comment"].startswith("One or more requisite failed")
+    ]
+    return "\n".join(lines) or ret.stderr[-3000:]
