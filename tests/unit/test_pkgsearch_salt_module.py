@@ -15,10 +15,37 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pkgsearch import bundle  # noqa: E402
+from tests.support.loadmod import load  # noqa: E402
+
+
+PKGSEARCH_MODULE = load("_modules", "pkgsearch")
+# Salt's import-time handler on the root logger would replay these records at exit, onto a stream pytest has
+# closed: keep the module's log lines local to the tests.
+_QUIET = logging.getLogger("tests.pkgsearch.salt_module")
+_QUIET.propagate = False
+_QUIET.addHandler(logging.NullHandler())
 
 
 @pytest.fixture
-def mod(tmp_path, monkeypatch):
+def config():
+    """What the module's ``config.get`` answers: a test may set ``config["pkgsearch"]``."""
+    return {"pkgsearch": {}}
+
+
+@pytest.fixture
+def configure_loader_modules(config, monkeypatch):
+    monkeypatch.setattr(PKGSEARCH_MODULE, "log", _QUIET)
+    return {
+        PKGSEARCH_MODULE: {
+            "__salt__": {"config.get": lambda key, default=None: config.get(key, default)},
+            "__opts__": {},
+            "__context__": {},
+        }
+    }
+
+
+@pytest.fixture
+def mod(tmp_path, monkeypatch, config):
     lists = tmp_path / "lists"
     lists.mkdir()
     (lists / "x_Packages").write_text(
@@ -28,21 +55,8 @@ def mod(tmp_path, monkeypatch):
     monkeypatch.setenv("PKGSEARCH_APT_LISTS", str(lists))
     monkeypatch.setenv("PKGSEARCH_DPKG_STATUS", str(tmp_path / "status"))
     monkeypatch.setenv("PKGSEARCH_CACHE_DIR", str(tmp_path / "cache"))
-    spec = importlib.util.spec_from_file_location("pkgsearch_salt_mod", ROOT / "salt" / "_modules" / "pkgsearch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = {"pkgsearch": {}}
-    module.__salt__ = {"config.get": lambda key, default=None: config.get(key, default)}
-    module.__opts__ = {}
-    module.__context__ = {}
-    module.config = config
-    # Salt's import-time handler on the root logger would replay these records at exit, onto
-    # a stream pytest has closed: keep the module's log lines local to the test.
-    quiet = logging.getLogger("tests.pkgsearch.salt_module")
-    quiet.propagate = False
-    quiet.addHandler(logging.NullHandler())
-    module.log = quiet
-    return module
+    monkeypatch.setattr(PKGSEARCH_MODULE, "config", config, raising=False)
+    return PKGSEARCH_MODULE
 
 
 def test_search_returns_the_cli_schema(mod):
