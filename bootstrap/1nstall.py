@@ -14,6 +14,7 @@ in requirements/constraints.txt, installed with that file. Safe to run again: a 
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -35,6 +36,8 @@ SALT_PIN = re.compile(r"^salt==(?P<version>[^\s;]+)\s*$", re.MULTILINE)
 OLDEST_SALT = (3008, 1)
 # A venv, and what pip needs to build Salt 3008's dependency timelib: it is published as source only (C).
 APT_PREREQUISITES = ("python3-venv", "ca-certificates", "gcc", "libc6-dev", "python3-dev")
+# The venv check every formula uses too (standard library only, so this file can load it by path).
+VENV_CHECK = REPO_ROOT / "salt" / "_utils" / "sparks_venv.py"
 STATE_LINE = re.compile(r"Running state \[(?P<name>.*?)\] at time")
 
 
@@ -177,8 +180,13 @@ def dpkg_installed(package):
 
 def install_salt(venv, salt_version):
     python = venv / "bin" / "python"
+    base_python = sys.executable if sys.platform != "darwin" else "python3.11"
     if not python.exists():
-        run([sys.executable if sys.platform != "darwin" else "python3.11", "-m", "venv", str(venv)])
+        run([base_python, "-m", "venv", str(venv)])
+    elif not (status := venv_status(venv, base_python))["current"]:
+        # A distribution upgrade replaced the Python the venv was made with: make it again, empty, and reinstall.
+        say(f"Rebuilding {venv}: {status['reason']}")
+        run([base_python, "-m", "venv", "--clear", str(venv)])
     if salt_version and salt_version != pinned_salt_version():
         say(
             f"Salt {salt_version} is not the version CI tested ({pinned_salt_version()}): pip resolves its dependencies"
@@ -186,6 +194,14 @@ def install_salt(venv, salt_version):
     # pip leaves satisfied requirements alone, so a second run installs nothing.
     run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pip_arguments(salt_version)])
     return venv / "bin" / "salt-call"
+
+
+def venv_status(venv, python):
+    """salt/_utils/sparks_venv.py's status of ``venv`` against ``python``."""
+    spec = importlib.util.spec_from_file_location("sparks_venv", VENV_CHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.status(str(venv), python)
 
 
 def pinned_salt_version():

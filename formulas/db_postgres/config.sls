@@ -3,7 +3,7 @@
 {%- set confdir = "/etc/postgresql/" ~ pg.version ~ "/" ~ pg.cluster %}
 
 include:
-  - db_postgres.package
+  - db_postgres.upgrade
 
 # Debian's postgresql.conf ends with `include_dir = 'conf.d'`: our file is read last and wins, and the
 # distribution's file stays untouched (package upgrades never ask about it).
@@ -20,6 +20,8 @@ db-postgres-config-settings-file-managed:
     - mode: "0644"
     - require:
       - pkg: db-postgres-package-installed
+      # The files of the cluster the upgrade leaves, never of one it is about to replace.
+      - sparks_postgres: db-postgres-upgrade-cluster-upgraded
 
 db-postgres-config-hba-checker-file-managed:
   file.managed:
@@ -44,4 +46,5 @@ db-postgres-config-hba-file-managed:
     - check_cmd: /usr/local/lib/sparks/pg-hba-check {{ pg.version }}
     - require:
       - pkg: db-postgres-package-installed
+      - sparks_postgres: db-postgres-upgrade-cluster-upgraded
       - file: db-postgres-config-hba-checker-file-managed

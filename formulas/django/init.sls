@@ -108,6 +108,20 @@ django-nginx-default-site-absent:
     - name: {{ p.flag_file }}
 {%-   endif %}
 
+# The current and previous releases' venvs rebuilt (with their requirements) when the system Python changed
+# under them (a distribution upgrade); the services below restart then, to leave the old interpreter.
+{{ id }}-venvs-sparks-django-venvs-current:
+  sparks_django.venvs_current:
+    - name: {{ p.root }}
+    - requirements: {{ p.all_requirements | json }}
+    - python: {{ p.python }}
+    - pip_args: {{ p.pip_args | json }}
+    - runas: {{ p.user }}
+    - timeout: {{ p.timeout }}
+    - require:
+      - pkg: django-package-installed
+      - file: {{ id }}-env-file-managed
+
 # Build the release (code, venv, requirements, static files, messages), check, migrate, switch `current`.
 # A failing step leaves `current` where it was; changes.current is set only when it switched.
 {{ id }}-release-sparks-django-release-deployed:
@@ -140,6 +154,7 @@ django-nginx-default-site-absent:
     - require:
       - pkg: django-package-installed
       - file: {{ id }}-env-file-managed
+      - sparks_django: {{ id }}-venvs-sparks-django-venvs-current
 {%-   if p.local_source %}
       - cmd: {{ id }}-git-safe-directory-cmd-run
 {%-   endif %}
@@ -182,7 +197,7 @@ django-nginx-default-site-absent:
 
 {%-   for role, unit, template, extra in units %}
 
-# Started once `current` exists; restarted only when its own unit file or the env file changed
+# Started once `current` exists; restarted only when its own unit file, the env file or the venv (rebuilt) changed
 {%-     if role != "web" %}, or a new release became current (celery has no graceful code reload)
 {%-     endif %}.
 {{ id }}-{{ role }}-service-running:
@@ -195,6 +210,7 @@ django-nginx-default-site-absent:
     - watch:
       - file: {{ id }}-{{ role }}-unit-file-managed
       - file: {{ id }}-env-file-managed
+      - sparks_django: {{ id }}-venvs-sparks-django-venvs-current
 {%-     if role != "web" %}
       - sparks_django: {{ id }}-release-sparks-django-release-deployed
 {%-     endif %}

@@ -1,24 +1,26 @@
 # powerline-shell prompt for each user in sparks:users; servers accept POWERLINE_SHELL over ssh; font on desktops only.
 {%- from "powerline/map.jinja" import powerline %}
 {%- from "sparks_lib/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/venv.jinja" import venv_built %}
 {%- set bin = powerline.venv ~ "/bin/powerline-shell" %}
 
 {#- No index refresh: base, which every machine has, refreshed it. #}
 {{ packages_installed("powerline-prerequisites-installed", {"install_recommends": false}, refresh=false,
                       pkgs=["python3-venv"] + (["fonts-powerline"] if powerline.font else [])) }}
 
-# From PyPI into a venv of its own (no clone from a public git host, no system pip).
+{{ venv_built("powerline-venv-built", powerline.venv, require=[{"pkg": "powerline-prerequisites-installed"}]) }}
+
+# From PyPI into a venv of its own (no clone from a public git host, no system pip); again into a rebuilt venv.
 powerline-shell-installed:
   cmd.run:
     - name: >-
-        python3 -m venv {{ powerline.venv }} &&
         {{ powerline.venv }}/bin/pip install --quiet --disable-pip-version-check
         'powerline-shell=={{ powerline.version }}'
     - unless: >-
         {{ powerline.venv }}/bin/pip show powerline-shell 2>/dev/null
         | grep -qx 'Version: {{ powerline.version }}'
     - require:
-      - pkg: powerline-prerequisites-installed
+      - cmd: powerline-venv-built
 
 {%- for user in salt["pillar.get"]("sparks:users", []) %}
 

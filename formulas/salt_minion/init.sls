@@ -1,6 +1,7 @@
 # Turn a machine into a salt-minion of your master (apply it with salt-ssh to move a node from agentless to a master).
 {%- from "salt_minion/map.jinja" import salt_minion %}
 {%- from "sparks_lib/packages.jinja" import packages_installed %}
+{%- from "sparks_lib/venv.jinja" import venv_built %}
 {%- if not salt_minion.master %}
 {{ raise("sparks:salt_minion:master is required: the address of your salt-master") }}
 {%- endif %}
@@ -15,14 +16,20 @@
 {#- What `salt-minion --version` starts with when the wanted version is there ("3008.*": any 3008). #}
 {%- set version_shown = "salt-minion " ~ (salt_minion.version | replace("*", "") if "*" in salt_minion.version
                                           else salt_minion.version ~ " ") %}
+{#- Built again only when its Python changed (a distribution upgrade): then Salt is installed again below. A
+    minion whose venv Python is gone cannot run at all: apply this with salt-ssh, or run bootstrap/1nstall.py. #}
+{{ venv_built("salt-minion-venv-built", salt_minion.venv, require=[{"pkg": "salt-minion-prerequisites-installed"}]) }}
 {%- if salt_minion.constrained %}
+
+# Inside the venv, so after the venv (a rebuilt venv starts empty, and its Salt is then installed again).
 salt-minion-constraints-managed:
   file.managed:
     - name: {{ salt_minion.constraints }}
     - source: salt://salt_minion/files/constraints.txt
     - makedirs: true
     - mode: "0644"
-
+    - require:
+      - cmd: salt-minion-venv-built
 {%- endif %}
 
 salt-minion-salt-installed:
@@ -30,7 +37,6 @@ salt-minion-salt-installed:
 {%- if salt_minion.constrained %}
     # The stamp is the constraints file the venv was last installed with: new pins reinstall, same pins do not.
     - name: >-
-        python3 -m venv {{ salt_minion.venv }} &&
         {{ pip }} --constraint {{ salt_minion.constraints }} 'salt=={{ salt_minion.version }}' &&
         cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
     - unless: >-
@@ -38,12 +44,11 @@ salt-minion-salt-installed:
         cmp -s {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
 {%- else %}
     - name: >-
-        python3 -m venv {{ salt_minion.venv }} &&
         {{ pip }} 'salt=={{ salt_minion.version }}'
     - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}'"
 {%- endif %}
     - require:
-      - pkg: salt-minion-prerequisites-installed
+      - cmd: salt-minion-venv-built
 {%- if salt_minion.constrained %}
       - file: salt-minion-constraints-managed
 {%- endif %}

@@ -349,20 +349,12 @@ def _fetch_code(source, rev, paths, runas, timeout):
     return _run_step("git rev-parse", ["git", "rev-parse", "HEAD"], paths["src"], runas=runas).strip()
 
 
-def _build_release(root, release, paths, options, project):
-    """Code, virtualenv, requirements, static files, translations. Raises _StepFailed."""
+def _make_venv(paths, options):
+    """The release's virtualenv, from nothing, with its requirements. Raises _StepFailed."""
     runas, timeout = options["runas"], options["timeout"]
-    if os.path.lexists(paths["release"]):
-        # Left over by an earlier attempt that did not finish: start again from nothing.
-        shutil.rmtree(paths["release"])
-    os.makedirs(paths["release"])
-    _chown(paths["release"], runas)
-    commit = _fetch_code(options["source"], options["rev"], paths, runas, timeout)
-    if options["resolved_commit"] and commit and commit != options["resolved_commit"]:
-        raise _StepFailed(f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}")
     _run_step(
         "virtualenv creation",
-        [options["python"], "-m", "venv", paths["venv"]],
+        [options["python"], "-m", "venv", "--clear", paths["venv"]],
         paths["release"],
         runas=runas,
         timeout=timeout,
@@ -381,6 +373,46 @@ def _build_release(root, release, paths, options, project):
             argv += ["-r", requirement_file]
         argv += list(options["pip_args"] or [])
         _run_step("pip install", argv, paths["src"], runas=runas, timeout=timeout)
+
+
+def _stale_venvs(root, releases, python):
+    """{release: status} of the built releases among ``releases`` whose venv no longer works with ``python``
+    (salt/_utils/sparks_venv.py: its Python is gone, or is not the system's any more)."""
+    stale = {}
+    for release in releases:
+        if release is None or __salt__["sparks_django.release_metadata"](root, release) is None:
+            continue
+        status = __utils__["sparks_venv.status"](__salt__["sparks_django.release_paths"](root, release)["venv"], python)
+        if not status["current"]:
+            stale[release] = status
+    return stale
+
+
+def _rebuild_venvs(root, stale, options):
+    """Build the venvs of ``stale`` again with their requirements; {release: {old, new}}. Raises _StepFailed."""
+    rebuilt = {}
+    for release, status in sorted(stale.items()):
+        paths = __salt__["sparks_django.release_paths"](root, release)
+        try:
+            _make_venv(paths, options)
+        except _StepFailed as exc:
+            raise _StepFailed(f"venv of release {release} not rebuilt ({status['reason']}): {exc}") from exc
+        rebuilt[release] = {"old": status["recorded"] or status["runs"], "new": status["system"]}
+    return rebuilt
+
+
+def _build_release(root, release, paths, options, project):
+    """Code, virtualenv, requirements, static files, translations. Raises _StepFailed."""
+    runas, timeout = options["runas"], options["timeout"]
+    if os.path.lexists(paths["release"]):
+        # Left over by an earlier attempt that did not finish: start again from nothing.
+        shutil.rmtree(paths["release"])
+    os.makedirs(paths["release"])
+    _chown(paths["release"], runas)
+    commit = _fetch_code(options["source"], options["rev"], paths, runas, timeout)
+    if options["resolved_commit"] and commit and commit != options["resolved_commit"]:
+        raise _StepFailed(f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}")
+    _make_venv(paths, options)
     if options["collectstatic"]:
         _call_step("collectstatic", "sparks_django.collectstatic", **project)
     compile_messages = options["compilemessages"]
@@ -566,7 +598,22 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
         )
         return ret
     if info["current"] == release and metadata is not None:
-        ret["comment"] = f"Release {release} is already current"
+        # Current only while its venv works: a distribution upgrade replaces the Python it was built with.
+        stale = _stale_venvs(root, [release], options["python"])
+        if not stale:
+            ret["comment"] = f"Release {release} is already current"
+            return ret
+        if __opts__["test"]:
+            ret.update(
+                result=None,
+                changes={"venvs": {release: "rebuilt"}},
+                comment=f"Release {release} is current, its venv would be rebuilt: {stale[release]['reason']}",
+            )
+            return ret
+        ret.update(
+            changes={"venvs": _rebuild_venvs(root, stale, options)},
+            comment=f"Release {release} is current, its venv rebuilt: {stale[release]['reason']}",
+        )
         return ret
 
     project_dir = paths["src"]
@@ -654,6 +701,49 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
         if pruned:
             changes["pruned"] = pruned
     ret.update(changes=changes, comment=f"Release {release} deployed (current was {switched['old']})")
+    return ret
+
+
+def venvs_current(name, requirements=None, python="/usr/bin/python3", pip_args=None, runas=None, timeout=None):
+    """
+    The virtualenvs of the current and previous releases work with the system's Python ``python``: a venv whose
+    interpreter is gone or changed (a distribution upgrade: Debian 12's 3.11 -> Debian 13's 3.13) is built again
+    and its ``requirements`` (files relative to the release's code) installed again. Nothing else of the
+    release changes (code, static files and compiled messages do not depend on the interpreter).
+
+    Meant to run before ``release_deployed`` with the same arguments, and watched by the project's services: they
+    must restart, not reload, to leave the old interpreter (a gunicorn reload keeps its master process).
+
+    ``changes``: ``venvs: {release: {old, new}}`` (Python major.minor before and after).
+    """
+    ret = _ret(name)
+    options = {
+        "requirements": [requirements] if isinstance(requirements, str) else list(requirements or []),
+        "pip_args": [pip_args] if isinstance(pip_args, str) else pip_args,
+        "python": python,
+        "runas": runas,
+        "timeout": timeout,
+    }
+    if not os.path.isdir(os.path.join(name, "releases")):
+        ret["comment"] = f"No releases under {name} yet"
+        return ret
+    try:
+        info = __salt__["sparks_django.list_releases"](name)
+        stale = _stale_venvs(name, [info["current"], info["previous"]], python)
+        if not stale:
+            ret["comment"] = "The venvs of the current and previous releases run the system's Python"
+            return ret
+        reasons = "; ".join(status["reason"] for _, status in sorted(stale.items()))
+        if __opts__["test"]:
+            ret.update(
+                result=None,
+                changes={"venvs": {release: "rebuilt" for release in stale}},
+                comment=f"venvs would be rebuilt: {reasons}",
+            )
+            return ret
+        ret.update(changes={"venvs": _rebuild_venvs(name, stale, options)}, comment=f"venvs rebuilt: {reasons}")
+    except (_StepFailed, CommandExecutionError, SaltInvocationError) as exc:
+        ret.update(result=False, comment=str(exc))
     return ret
 
 

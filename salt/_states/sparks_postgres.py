@@ -15,9 +15,14 @@ report ``{"password": "changed"}``, never a value.
 
 psql connects as the ``postgres`` system user over the Unix socket (peer authentication), which pg_hba.conf of
 the ``db_postgres`` formula always allows first.
+
+``cluster_upgraded`` moves a cluster to a newer major with Debian's ``pg_upgradecluster`` when pillar asks for it
+(``sparks:db_postgres:upgrade``), and otherwise says that a newer major is available: a major upgrade is never
+implicit.
 """
 
 import base64
+import time
 import hashlib
 import hmac
 import os
@@ -310,4 +315,156 @@ def database_present(
         ret.update(result=False, comment=str(exc))
         return ret
     ret.update(changes=changes, comment=f"Database {name} {'created' if 'database' in changes else 'updated'}")
+    return ret
+
+
+# ----------------------------------------------------------------------------------------------- major upgrade
+SYSTEM_DATABASES = ("postgres", "template0", "template1")
+ANSWER_TIMEOUT = 60  # seconds the upgraded cluster has to answer before the old one would be dropped
+
+
+def upgrade_plan(existing, name, version, from_version, upgrade):
+    """What ``cluster_upgraded`` does, from the clusters that exist (salt/_utils/sparks_postgres.py's list):
+    ``{"action": none|notice|upgrade|refuse, "drop_target_first": bool, "comment": str}``.
+
+    ``from_version`` is the major of the cluster the formula manages (formulas/db_postgres/map.jinja), ``version``
+    the one to upgrade to. A cluster ``<version>/<name>`` that already exists is the empty one Debian created when
+    the new server package was installed: it is dropped first only when it is running and holds no database of
+    its own (``drop_target_first``; the state checks the databases), else the upgrade is refused."""
+    version = int(version)
+    if from_version is None:
+        return {"action": "none", "drop_target_first": False, "comment": f"No cluster {name} yet: nothing to upgrade"}
+    from_version = int(from_version)
+    if from_version >= version:
+        return {
+            "action": "none",
+            "drop_target_first": False,
+            "comment": f"Cluster {from_version}/{name} is at {version} or newer: nothing to upgrade",
+        }
+    if not upgrade:
+        return {
+            "action": "notice",
+            "drop_target_first": False,
+            "comment": (
+                f"PostgreSQL {version} is available; cluster {from_version}/{name} stays on {from_version}. To "
+                f"upgrade it (pg_upgradecluster), set pillar sparks:db_postgres:upgrade: true"
+            ),
+        }
+    target = [c for c in existing if c["cluster"] == name and c["version"] == version]
+    if target and not target[0]["running"]:
+        return {
+            "action": "refuse",
+            "drop_target_first": False,
+            "comment": (
+                f"Cluster {version}/{name} exists and is down, so sparks cannot tell whether it holds data: "
+                f"start it (or drop it: pg_dropcluster {version} {name}) before the upgrade"
+            ),
+        }
+    return {
+        "action": "upgrade",
+        "drop_target_first": bool(target),
+        "comment": f"Cluster {name} upgraded from {from_version} to {version}",
+    }
+
+
+def _run(argv, timeout=None):
+    result = __salt__["cmd.run_all"](argv, python_shell=False, cwd="/", ignore_retcode=True, timeout=timeout)
+    if result["retcode"] != 0:
+        output = (result.get("stderr") or "") + (result.get("stdout") or "")
+        raise CommandExecutionError(f"{' '.join(argv)} failed ({result['retcode']}): {output.strip()[-2000:]}")
+    return result["stdout"]
+
+
+def _answers(port, deadline):
+    while True:
+        try:
+            _psql("SELECT 1", port=port)
+            return True
+        except CommandExecutionError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1)
+
+
+def cluster_upgraded(name, version, from_version=None, port=5432, upgrade=False, timeout=3600):
+    """
+    Cluster ``name`` runs PostgreSQL ``version`` when ``upgrade`` is true; when it is false, an older cluster
+    stays as it is and the comment (and a warning) say that ``version`` is available.
+
+    name
+        The cluster name (Debian's ``main``).
+    version
+        The major to upgrade to: the OS default (formulas/db_postgres/parameters) or pillar ``version``. Its
+        server package must be installed (db_postgres.package does it when ``upgrade`` is true).
+    from_version
+        The major of the cluster the formula manages now (formulas/db_postgres/map.jinja, from the
+        ``postgres_clusters`` grain); None when there is none.
+    port
+        The cluster's port: pg_upgradecluster gives it to the new cluster, and the new cluster must answer on it
+        before the old one is dropped.
+
+    The upgrade: an empty ``<version>/<name>`` that the package install created is dropped, then
+    ``pg_upgradecluster -v <version> <from_version> <name>`` (data, roles and configuration copied; the old
+    cluster is stopped), then, once the new cluster answers on ``port``, ``pg_dropcluster <from_version> <name>``.
+    Changes: ``cluster: {old, new}`` and ``dropped``.
+    """
+    ret = _ret(name)
+    existing = __utils__["sparks_postgres.clusters"]()
+    plan = upgrade_plan(existing, name, version, from_version, upgrade)
+    ret["comment"] = plan["comment"]
+    if plan["action"] == "none":
+        return ret
+    if plan["action"] == "notice":
+        ret["warnings"] = [plan["comment"]]
+        return ret
+    if plan["action"] == "refuse":
+        ret["result"] = False
+        return ret
+    old, new = f"{int(from_version)}/{name}", f"{int(version)}/{name}"
+    try:
+        if plan["drop_target_first"]:
+            target_port = next(c["port"] for c in existing if c["cluster"] == name and c["version"] == int(version))
+            databases = [
+                row[0]
+                for row in _psql("SELECT datname FROM pg_database", port=target_port)
+                if row[0] not in SYSTEM_DATABASES
+            ]
+            if databases:
+                ret.update(
+                    result=False,
+                    comment=(
+                        f"Cluster {new} exists and holds databases ({', '.join(sorted(databases))}): move them "
+                        f"away or drop it (pg_dropcluster --stop {int(version)} {name}) before the upgrade"
+                    ),
+                )
+                return ret
+        if __opts__["test"]:
+            ret.update(
+                result=None,
+                changes={"cluster": {"old": old, "new": new}, "dropped": old},
+                comment=f"Cluster {name} would be upgraded from {int(from_version)} to {int(version)}",
+            )
+            return ret
+        if plan["drop_target_first"]:
+            # The empty cluster Debian made when postgresql-<version> was installed: pg_upgradecluster needs its name.
+            _run(["pg_dropcluster", "--stop", str(int(version)), name])
+        _run(["pg_upgradecluster", "-v", str(int(version)), str(int(from_version)), name], timeout=timeout)
+    except CommandExecutionError as exc:
+        ret.update(result=False, comment=f"Cluster {name} not upgraded to {int(version)}: {exc}")
+        return ret
+    changes = {"cluster": {"old": old, "new": new}}
+    if not _answers(port, time.monotonic() + ANSWER_TIMEOUT):
+        ret.update(
+            result=False,
+            changes=changes,
+            comment=f"Cluster {new} does not answer on port {port}: the old cluster {old} is kept (stopped)",
+        )
+        return ret
+    try:
+        _run(["pg_dropcluster", "--stop", str(int(from_version)), name])
+    except CommandExecutionError as exc:
+        ret.update(result=False, changes=changes, comment=f"Cluster {new} runs, but {old} was not dropped: {exc}")
+        return ret
+    changes["dropped"] = old
+    ret.update(changes=changes)
     return ret

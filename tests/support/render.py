@@ -31,7 +31,9 @@ def salt_call(tmp_path, pillar, *args, grains=None, env=None):
     conf = repo_config(tmp_path, tmp_path / "pillar")
     conf.update(file_client="local")
     if grains:
-        conf["grains"] = grains
+        # The rendered machine has no PostgreSQL cluster unless the test gives one: this machine's own clusters
+        # (the postgres_clusters grain, salt/_grains) must not decide what db_postgres renders.
+        conf["grains"] = {"postgres_clusters": [], **grains}
     (tmp_path / "pillar").mkdir(exist_ok=True)
     (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump(pillar or {}))
     (tmp_path / "minion").write_text(yaml.safe_dump(conf))
