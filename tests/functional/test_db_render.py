@@ -66,3 +66,34 @@ def test_every_clean_state_renders(tmp_path):
     )
     for formula in FORMULAS:
         assert any(state_id.startswith(formula.replace("_", "-") + "-clean-") for state_id in states), formula
+
+
+def _cluster(version, port, running=True):
+    return {"version": version, "cluster": "main", "port": port, "running": running, "owner": "postgres"}
+
+
+@pytest.mark.parametrize(
+    "clusters, upgrade, managed, from_version",
+    [
+        ([], False, 17, None),  # a fresh machine: the OS default
+        ([_cluster(15, 5432)], False, 15, 15),  # Debian 12's cluster after a dist-upgrade stays managed
+        ([_cluster(15, 5432), _cluster(17, 5433)], False, 15, 15),  # not the empty 17/main beside it
+        ([_cluster(17, 5432), _cluster(15, 5433, running=False)], False, 17, 17),  # after pg_upgradecluster
+        ([_cluster(15, 5432)], True, 17, 15),  # upgrade: true manages 17 and upgrades from 15
+    ],
+)
+def test_postgres_version_follows_the_existing_cluster(tmp_path, clusters, upgrade, managed, from_version):
+    grains = {**LINUX["Debian-13"], "postgres_clusters": clusters}
+    states = show_sls(tmp_path, "db_postgres", grains, {"sparks": {"db_postgres": {"upgrade": upgrade}}})
+    assert arg(states["db-postgres-package-installed"], "pkg", "pkgs")[:2] == [
+        f"postgresql-{managed}",
+        f"postgresql-client-{managed}",
+    ]
+    assert (
+        arg(states["db-postgres-config-hba-file-managed"], "file", "name")
+        == f"/etc/postgresql/{managed}/main/pg_hba.conf"
+    )
+    upgraded = states["db-postgres-upgrade-cluster-upgraded"]
+    assert arg(upgraded, "sparks_postgres", "version") == 17
+    assert arg(upgraded, "sparks_postgres", "from_version") == from_version
+    assert arg(upgraded, "sparks_postgres", "upgrade") is upgrade

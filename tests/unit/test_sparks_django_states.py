@@ -53,9 +53,15 @@ def salt_mocks():
 
 
 @pytest.fixture
-def configure_loader_modules(opts, salt_mocks):
+def venv_status():
+    """salt/_utils/sparks_venv.py's status, faked: every venv runs the system's Python unless a test says not."""
+    return MagicMock(return_value={"current": True, "recorded": "3.13", "runs": "3.13", "system": "3.13", "reason": ""})
+
+
+@pytest.fixture
+def configure_loader_modules(opts, salt_mocks, venv_status):
     return {
-        states: {"__salt__": salt_mocks, "__opts__": opts},
+        states: {"__salt__": salt_mocks, "__opts__": opts, "__utils__": {"sparks_venv.status": venv_status}},
         module: {"__salt__": {}, "__opts__": opts},
     }
 
@@ -214,7 +220,7 @@ def _fake_run_program(argv, project_dir, **_context):
     if argv[:2] == ["git", "clone"]:
         os.makedirs(argv[-1])
     elif argv[1:3] == ["-m", "venv"]:
-        os.makedirs(os.path.join(argv[-1], "bin"))
+        os.makedirs(os.path.join(argv[-1], "bin"), exist_ok=True)
     elif argv[:2] == ["git", "rev-parse"]:
         return {"retcode": 0, "stdout": "a" * 40 + "\n", "stderr": "", "argv": argv}
     elif argv[:2] == ["git", "ls-remote"]:
@@ -259,7 +265,7 @@ def test_release_deployed_builds_migrates_switches(root, salt_mocks):
     assert os.readlink(root / "current") == "releases/v1"
     programs = [call.args[0] for call in salt_mocks["sparks_django.run_program"].call_args_list]
     assert programs[0][:2] == ["git", "clone"]
-    assert ["/usr/bin/python3", "-m", "venv", str(root / "releases" / "v1" / "venv")] in programs
+    assert ["/usr/bin/python3", "-m", "venv", "--clear", str(root / "releases" / "v1" / "venv")] in programs
     pip = [argv for argv in programs if "pip" in argv][0]
     assert pip[-2:] == ["-r", "requirements.txt"]
     # Django steps run with the release's code and virtualenv.
@@ -273,6 +279,51 @@ def test_release_deployed_builds_migrates_switches(root, salt_mocks):
     again = _deploy(root, "v1")
     assert again["result"] is True and again["changes"] == {}
     salt_mocks["sparks_django.run_program"].assert_not_called()
+
+
+STALE = {"current": False, "recorded": "3.11", "runs": None, "system": "3.13", "reason": "its Python 3.11 is gone"}
+
+
+def test_a_current_release_whose_python_went_away_gets_its_venv_rebuilt(root, salt_mocks, venv_status, opts):
+    assert _deploy(root, "v1")["result"] is True
+    venv = str(root / "releases" / "v1" / "venv")
+    salt_mocks["sparks_django.run_program"].reset_mock()
+    venv_status.return_value = STALE  # a distribution upgrade later
+    opts["test"] = True
+    dry = _deploy(root, "v1")
+    assert dry["result"] is None and dry["changes"] == {"venvs": {"v1": "rebuilt"}}
+    salt_mocks["sparks_django.run_program"].assert_not_called()
+    opts["test"] = False
+    ret = _deploy(root, "v1")
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"venvs": {"v1": {"old": "3.11", "new": "3.13"}}}
+    assert "its venv rebuilt" in ret["comment"] and "already current" not in ret["comment"]
+    programs = [call.args[0] for call in salt_mocks["sparks_django.run_program"].call_args_list]
+    assert programs[0] == ["/usr/bin/python3", "-m", "venv", "--clear", venv]
+    assert programs[1][-2:] == ["-r", "requirements.txt"]  # the release's requirements, again
+    assert venv_status.call_args.args == (venv, "/usr/bin/python3")
+    assert os.readlink(root / "current") == "releases/v1"  # nothing else of the release moved
+
+
+def test_venvs_current_rebuilds_current_and_previous_only_when_stale(root, salt_mocks, venv_status):
+    _deploy(root, "v1")
+    _deploy(root, "v2")
+    salt_mocks["sparks_django.run_program"].reset_mock()
+    arguments = {"name": str(root), "requirements": ["requirements.txt"], "runas": "app"}
+    ok = states.venvs_current(**arguments)
+    assert ok["result"] is True and ok["changes"] == {}
+    venv_status.return_value = STALE
+    ret = states.venvs_current(**arguments)
+    assert ret["result"] is True, ret["comment"]
+    assert ret["changes"] == {"venvs": {"v1": {"old": "3.11", "new": "3.13"}, "v2": {"old": "3.11", "new": "3.13"}}}
+    calls = salt_mocks["sparks_django.run_program"].call_args_list
+    assert all(call.kwargs["runas"] == "app" for call in calls)
+    salt_mocks["sparks_django.run_program"].side_effect = lambda argv, project_dir, **_: {
+        "retcode": 1, "stdout": "", "stderr": "no network", "argv": argv,
+    }  # fmt: skip
+    failed = states.venvs_current(**arguments)
+    assert failed["result"] is False and "venv of release v1 not rebuilt" in failed["comment"]
+    assert states.venvs_current(name=str(root / "none"))["comment"].startswith("No releases")
 
 
 def test_release_deployed_test_mode_creates_nothing(root, opts, salt_mocks):
