@@ -16,13 +16,15 @@ db-postgres-upgrade-cluster-upgraded:
     - require:
       - pkg: db-postgres-package-installed
 
-# The postgres_clusters grain is read when the states render: a running minion would keep the list it had before
-# this run installed or upgraded PostgreSQL, and its next run would manage a cluster that is not there. Runs
-# only when something changed, so an unchanged run stays unchanged.
+# The postgres_clusters grain is read when the states render, and grains are cached: salt-ssh keeps them on the
+# target for 5 minutes (grains_cache), a running minion in memory. Without this, the next run would still see the
+# cluster list from before this run installed or upgraded PostgreSQL and manage a cluster that is not there (the
+# upgraded-from 15/main). refresh_grains drops the cache and has a running minion reload its grains. Runs only when
+# something changed, so an unchanged run stays unchanged.
 db-postgres-upgrade-grains-refreshed:
-  test.succeed_with_changes:
-    - name: postgres_clusters grain refreshed
-    - reload_grains: true
+  module.run:
+    - saltutil.refresh_grains:
+      - refresh_pillar: false
     - onchanges:
       - pkg: db-postgres-package-installed
       - sparks_postgres: db-postgres-upgrade-cluster-upgraded
