@@ -181,7 +181,7 @@ def dpkg_installed(package):
 def install_salt(venv, salt_version):
     python = venv / "bin" / "python"
     base_python = sys.executable if sys.platform != "darwin" else "python3.11"
-    if not python.exists():
+    if not venv.exists():
         run([base_python, "-m", "venv", str(venv)])
     elif not (status := venv_status(venv, base_python))["current"]:
         # A distribution upgrade replaced the Python the venv was made with: make it again, empty, and reinstall.

@@ -135,3 +135,21 @@ def test_non_root_without_sudo_is_told_how_to_become_root():
     assert proc.returncode == 1, proc.stderr
     assert "sudo is not installed" in proc.stderr and "su -" in proc.stderr
     assert re.search(r"python3 bootstrap/1nstall\.py --roles base\b", proc.stderr), proc.stderr
+
+
+def test_a_venv_whose_python_changed_is_made_again_and_a_current_one_is_kept(tmp_path, monkeypatch):
+    # salt/_utils/sparks_venv.py decides (loaded by path: the script uses the standard library only); pip is faked.
+    module = load_script()
+    commands = []
+    monkeypatch.setattr(module, "run", lambda argv, **kwargs: commands.append(argv))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    module.install_salt(venv, None)
+    assert [argv[:3] for argv in commands] == [[str(venv / "bin" / "python"), "-m", "pip"]]
+    # A distribution upgrade later: the venv's Python is gone.
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3.9-gone")
+    commands.clear()
+    module.install_salt(venv, None)
+    assert commands[0] == [sys.executable, "-m", "venv", "--clear", str(venv)]
+    assert commands[1][:3] == [str(venv / "bin" / "python"), "-m", "pip"]
