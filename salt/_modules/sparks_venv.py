@@ -1,5 +1,5 @@
 """
-Virtualenv checks for states: ``sparks_venv.current`` in an ``unless``/``onlyif`` (formulas/sparks/venv.jinja)
+Virtualenv checks for states: ``sparks_venv.current`` in an ``unless``/``onlyif`` (formulas/sparks_lib/venv.jinja)
 says whether a venv still works with the system's Python after a distribution upgrade. The check itself is
 salt/_utils/sparks_venv.py.
 

@@ -1,7 +1,7 @@
 """
 Whether a virtualenv still works with the system's Python: one check for every venv sparks makes (powerline's,
 each Django release's, the minion's /opt/sparks/venv), used by salt/_modules/sparks_venv.py (formulas, through
-formulas/sparks/venv.jinja), salt/_states/sparks_django.py and bootstrap/1nstall.py (which imports this file
+formulas/sparks_lib/venv.jinja), salt/_states/sparks_django.py and bootstrap/1nstall.py (which imports this file
 by path: it uses the standard library only).
 
 Why: a distribution upgrade replaces the system Python (Debian 12's 3.11 -> Debian 13's 3.13). A venv keeps

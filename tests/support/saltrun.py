@@ -17,11 +17,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
-<<<<<<< HEAD
-PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs")
-=======
-PATH_LISTS = ("module_dirs", "states_dirs", "state_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs")
->>>>>>> 1f2cd9b (WIP: postgres_clusters grain, db_postgres follows the existing cluster, upgrade by pillar; venv rebuild helper; in-place upgrade test)
+PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs")
 
 
 def example_pillar(*sections, **overrides):
