@@ -8,11 +8,13 @@ include:
     command line. The password is read from pillar by the state itself, so it is not in this rendered file
     (from __pillar__: pillar.get would hand a Python module Salt 3008's mask). #}
 {%- for name, role in pg.roles | dictsort %}
+{#-   Whether a password is set: asked of pillar, since the map leaves secrets out. #}
+{%-   set password = salt["pillar.get"]("sparks:db_postgres:roles:" ~ name, {}).get("password") %}
 
 db-postgres-role-{{ name }}-present:
   sparks_postgres.role_present:
     - name: {{ name | json }}
-{%-   if role.get("password") is not none %}
+{%-   if password is not none %}
     - password_pillar: {{ ("sparks:db_postgres:roles:" ~ name ~ ":password") | json }}
 {%-   endif %}
     - login: {{ role.get("login", true) | json }}

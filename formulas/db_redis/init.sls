@@ -13,8 +13,9 @@ db-redis-config-settings-file-managed:
         redis: {{ redis | json }}
     - user: redis
     - group: redis
-    # It may hold requirepass.
+    # It may hold requirepass (read from pillar by the template): readable by redis only, and never shown.
     - mode: "0640"
+    - show_changes: false
     - require:
       - pkg: db-redis-package-installed
 

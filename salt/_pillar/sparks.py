@@ -15,12 +15,17 @@ Schema language (values of ``schema.yaml``, nested as the pillar is):
   nftables would resolve it once, at boot, before the network is up)
 - ``list[T]``: a list whose items are T (``list[str]``; ``list[{...}]`` is written as a YAML list of one schema)
 - ``enum[a,b,c]``: one of these strings
-- a mapping: these keys only, each with its own schema; a ``"*"`` key instead means "any key, values of this
-  schema" (``databases: {"*": {owner: str}}``)
+- a mapping: these keys only, each with its own schema; a ``"*"`` key means "any other key, values of this
+  schema" (``databases: {"*": {owner: str}}``; ``settings: {requirepass: ..., "*": any}``)
 - a one-item YAML list ``[schema]``: a list whose items match that schema
 - ``_include: [name, ...]`` in a mapping: the keys of the shared fragment ``sparks_lib/schemas/<name>.yaml`` (next
   to the formulas) as if written there, so options every formula takes (``packages``: install_recommends,
   package_index_max_age) are described once; an error still names its full key (``sparks:base:install_recommends``)
+- ``{type: SCHEMA, secret: true}``: a value of SCHEMA that is a secret (a password, private key, token). Every
+  secret a formula accepts is declared so, once, here. The checker never shows a secret's value in a message;
+  the map helper (formulas/sparks/map.jinja) leaves declared secrets out of what formulas get, so no state
+  argument or template ``context:`` can carry one: a template reads it from pillar on the target (as
+  formulas/django/files/env.jinja does) and its state sets ``show_changes: false``.
 
 Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at this directory
 (``salt/config/common.conf`` does).
@@ -148,42 +153,62 @@ def validate(data, formula_schemas, states=()):
     return errors
 
 
-def _check(value, schema, path, errors):
+def secret_leaf(schema):
+    """``(inner schema, True)`` for a ``{type: ..., secret: true}`` declaration, else ``(schema, False)``."""
+    if isinstance(schema, dict) and "type" in schema and set(schema) <= {"type", "secret"}:
+        return schema["type"], bool(schema.get("secret"))
+    return schema, False
+
+
+def secret_paths(schema, path="sparks"):
+    """Every declared secret's key path in ``schema`` (``sparks:db_postgres:roles:*:password``; ``[]`` marks a
+    list's items)."""
+    schema, secret = secret_leaf(schema)
+    if secret:
+        return [path]
     if isinstance(schema, dict):
-        _check_mapping(value, schema, path, errors)
+        return [found for key, sub in schema.items() for found in secret_paths(sub, f"{path}:{key}")]
+    if isinstance(schema, list) and schema:
+        return secret_paths(schema[0], f"{path}[]")
+    return []
+
+
+def _check(value, schema, path, errors, secret=False):
+    schema, declared = secret_leaf(schema)
+    secret = secret or declared
+    if isinstance(schema, dict):
+        _check_mapping(value, schema, path, errors, secret)
     elif isinstance(schema, list):
-        _check_list(value, schema[0] if schema else "any", path, errors)
+        _check_list(value, schema[0] if schema else "any", path, errors, secret)
     else:
-        _check_named(value, str(schema).strip(), path, errors)
+        _check_named(value, str(schema).strip(), path, errors, secret)
 
 
-def _check_mapping(value, schema, path, errors):
+def _check_mapping(value, schema, path, errors, secret):
     if value is None:
         return
     if not isinstance(value, dict):
-        errors.append(f"{path}: expected a mapping, got {_describe(value)}")
-        return
-    if "*" in schema:
-        for key, item in value.items():
-            _check(item, schema["*"], f"{path}:{key}", errors)
+        errors.append(f"{path}: expected a mapping, got {_describe(value, secret)}")
         return
     for key, item in value.items():
-        if key not in schema:
+        if key in schema and key != "*":
+            _check(item, schema[key], f"{path}:{key}", errors, secret)
+        elif "*" in schema:
+            _check(item, schema["*"], f"{path}:{key}", errors, secret)
+        else:
             known = ", ".join(sorted(str(k) for k in schema)) or "none"
             errors.append(f"{path}:{key}: unknown key (known keys: {known})")
-        else:
-            _check(item, schema[key], f"{path}:{key}", errors)
 
 
-def _check_list(value, item_schema, path, errors):
+def _check_list(value, item_schema, path, errors, secret):
     if not isinstance(value, list):
-        errors.append(f"{path}: expected a list, got {_describe(value)}")
+        errors.append(f"{path}: expected a list, got {_describe(value, secret)}")
         return
     for index, item in enumerate(value):
-        _check(item, item_schema, f"{path}[{index}]", errors)
+        _check(item, item_schema, f"{path}[{index}]", errors, secret)
 
 
-def _check_named(value, type_name, path, errors):
+def _check_named(value, type_name, path, errors, secret):
     if type_name.endswith("?"):
         if value is None:
             return
@@ -193,17 +218,17 @@ def _check_named(value, type_name, path, errors):
     if type_name in VALUE_TYPES:
         problem = VALUE_TYPES[type_name](value)
         if problem:
-            errors.append(f"{path}: {problem}, got {_describe(value)}")
+            errors.append(f"{path}: {problem}, got {_describe(value, secret)}")
         return
     list_match = re.fullmatch(r"list\[(.+)\]", type_name)
     if list_match:
-        _check_list(value, list_match.group(1), path, errors)
+        _check_list(value, list_match.group(1), path, errors, secret)
         return
     enum_match = re.fullmatch(r"enum\[(.+)\]", type_name)
     if enum_match:
         choices = [choice.strip() for choice in enum_match.group(1).split(",")]
         if value not in choices:
-            errors.append(f"{path}: expected one of {', '.join(choices)}, got {_describe(value)}")
+            errors.append(f"{path}: expected one of {', '.join(choices)}, got {_describe(value, secret)}")
         return
     if type_name not in SCALAR_TYPES:
         errors.append(f"{path}: schema error, unknown type {type_name!r}")
@@ -215,7 +240,7 @@ def _check_named(value, type_name, path, errors):
     else:
         ok = isinstance(value, expected)
     if not ok:
-        errors.append(f"{path}: expected {TYPE_WORDS[expected[-1]]}, got {_describe(value)}")
+        errors.append(f"{path}: expected {TYPE_WORDS[expected[-1]]}, got {_describe(value, secret)}")
 
 
 def _port_problem(value):
@@ -236,8 +261,11 @@ def _cidr_problem(value):
 VALUE_TYPES = {"port": _port_problem, "cidr": _cidr_problem}
 
 
-def _describe(value):
+def _describe(value, secret=False):
+    """What ``value`` is, for a message: its type, and its value unless it is (part of) a declared secret."""
     word = TYPE_WORDS.get(type(value), type(value).__name__)
+    if secret:
+        return f"{word} (a secret: not shown)"
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         shown = repr(value)
         if len(shown) > 40:

@@ -43,9 +43,11 @@ MASK = "**********"
 PASSWORD_KEY = "sparks:db_postgres:roles:app:password"
 GUESTS = {"web1": {"address": "10.213.77.11/24"}, "db1": {"address": "10.213.77.12"}}
 DJANGO_SECRET = "django-secret-key-from-pillar"
+REDIS_SECRET = 'redis "pa55" \\ from pillar'
 PILLAR = {
     "sparks": {
         "db_postgres": {"roles": {"app": {"password": SECRET}}},
+        "db_redis": {"settings": {"requirepass": REDIS_SECRET}},
         "lxc": {"guests": GUESTS},
         "django": {"projects": {"shop": {"secrets": {"SECRET_KEY": DJANGO_SECRET}}}},
     }
@@ -95,6 +97,18 @@ def test_templates_read_real_values(pillar_loaders):
     )
     assert f'DATABASE_URL="postgres://app:{SECRET}@127.0.0.1:5432/appdb"' in text
     assert f'SECRET_KEY="{DJANGO_SECRET}"' in text and MASK not in text
+
+
+def test_redis_template_reads_its_password_from_pillar(pillar_loaders):
+    """formulas/db_redis/files/sparks.conf.jinja gets no password in its context (the map leaves secrets out):
+    it reads requirepass from pillar, quoted the way redis.conf reads a string."""
+    redis = {"config_file": "/etc/redis/redis.conf", "bind": "127.0.0.1", "port": 6379, "maxmemory": "0"}
+    redis.update(maxmemory_policy="noeviction", save=[], appendonly=False, appendfsync="everysec", settings={})
+    text = pillar_loaders.modules.slsutil.renderer(
+        path="salt://db_redis/files/sparks.conf.jinja", default_renderer="jinja", context={"redis": redis}
+    )
+    assert 'requirepass "redis \\"pa55\\" \\\\ from pillar"' in text.splitlines()
+    assert "masterauth" not in text and MASK not in text
 
 
 # ----------------------------------------------------------------------------------------------- PostgreSQL

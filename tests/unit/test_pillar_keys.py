@@ -57,6 +57,7 @@ def resolve(segments, schema=None):
     schema = SCHEMA if schema is None else schema
     for depth, segment in enumerate(segments):
         where = "sparks:" + ":".join(segments[: depth + 1])
+        schema, _ = sparks_pillar.secret_leaf(schema)
         if isinstance(schema, dict):
             if segment in schema:
                 schema = schema[segment]

@@ -1,5 +1,7 @@
 """The pillar checker (salt/_pillar/sparks.py) in isolation: no Salt run, no root."""
 
+import re
+
 import pytest
 import yaml
 
@@ -112,3 +114,83 @@ def test_every_package_state_is_the_shared_macro():
     )
     assert writers == []
     assert "pkg.installed:" in (FORMULAS / "sparks_lib/packages.jinja").read_text()
+
+
+SECRET = {"type": "str", "secret": True}
+
+
+def test_a_secret_is_checked_like_its_type_and_never_shown():
+    assert check({"f": {"k": "s3cret"}}, {"k": SECRET}) == []
+    assert check({"f": {"k": 12345}}, {"k": SECRET}) == [
+        "sparks:f:k: expected a string, got an integer (a secret: not shown)"
+    ]
+    # A declared mapping of secrets: what is inside is hidden too, the key path is still named.
+    secrets = {"type": {"*": "str"}, "secret": True}
+    (error,) = check({"f": {"s": {"API_TOKEN": 98765}}}, {"s": secrets})
+    assert error == "sparks:f:s:API_TOKEN: expected a string, got an integer (a secret: not shown)"
+    assert "98765" not in error
+
+
+def test_named_keys_beside_a_wildcard_keep_their_own_schema():
+    schema = {"settings": {"requirepass": SECRET, "*": "any"}}
+    assert check({"f": {"settings": {"requirepass": "x", "databases": 16}}}, schema) == []
+    assert check({"f": {"settings": {"requirepass": ["x"]}}}, schema) == [
+        "sparks:f:settings:requirepass: expected a string, got a list (a secret: not shown)"
+    ]
+
+
+def test_secret_paths_lists_every_declaration():
+    schema = {"a": SECRET, "b": {"*": {"password": SECRET, "login": "bool"}}, "c": [{"token": SECRET}], "d": "str"}
+    assert sparks_pillar.secret_paths(schema) == ["sparks:a", "sparks:b:*:password", "sparks:c[]:token"]
+
+
+# Keys whose names look like a secret's but hold none, each with the reason.
+NOT_SECRET = {
+    # Public halves: authorized_keys lines are meant to be copied to other machines.
+    "sparks:accounts:users:*:ssh_keys": "public SSH keys (authorized_keys lines)",
+    "sparks:accounts:user_defaults:ssh_keys": "public SSH keys (authorized_keys lines)",
+    "sparks:lxc:authorized_keys": "public SSH keys put into every guest",
+    "sparks:accounts:sshd:password_authentication": "a yes/no switch of sshd, not a password",
+    # The vendor's public repository signing key: where it is fetched from, kept, its hash, or its text.
+    "sparks:db_mongodb:repo:key_url": "the URL of a public signing key",
+    "sparks:db_mongodb:repo:key_file": "where the public signing key is kept",
+    "sparks:db_mongodb:repo:key_hash": "the sha256 of a public signing key",
+    "sparks:db_mongodb:repo:key_text": "a public signing key (armored)",
+}
+LOOKS_SECRET = re.compile(r"password|passphrase|secret|token|key", re.IGNORECASE)
+
+
+def schema_keys(schema, path="sparks"):
+    """Every (key path, schema) in ``schema``, declarations unwrapped; list items continue the path."""
+    schema, _ = sparks_pillar.secret_leaf(schema)
+    if isinstance(schema, list) and schema:
+        yield from schema_keys(schema[0], path)
+    elif isinstance(schema, dict):
+        for key, sub in schema.items():
+            yield f"{path}:{key}", sub
+            yield from schema_keys(sub, f"{path}:{key}")
+
+
+def test_every_key_named_like_a_secret_is_declared_secret():
+    declared = set(sparks_pillar.secret_paths(SCHEMAS))
+    undeclared = sorted(
+        path
+        for path, _ in schema_keys(SCHEMAS)
+        if LOOKS_SECRET.search(path.rsplit(":", 1)[1])
+        and path not in declared
+        and not any(path.startswith(secret + ":") for secret in declared)
+        and path not in NOT_SECRET
+    )
+    assert undeclared == [], "declare them `secret: true`, or list them in NOT_SECRET with the reason"
+    assert set(NOT_SECRET) <= {path for path, _ in schema_keys(SCHEMAS)}, "an exception names no key"
+
+
+def test_the_secrets_the_formulas_accept_are_declared():
+    assert set(sparks_pillar.secret_paths(SCHEMAS)) == {
+        "sparks:backup:ssh_key",
+        "sparks:backup:passphrase",
+        "sparks:db_postgres:roles:*:password",
+        "sparks:db_redis:settings:requirepass",
+        "sparks:db_redis:settings:masterauth",
+        "sparks:django:projects:*:secrets",
+    }
