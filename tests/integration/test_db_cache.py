@@ -2,9 +2,14 @@
 pillar.example's sections, then checked on the target: redis answers PING with the pillar's settings, memcached
 answers `stats` with its memory and port, sqlite3 runs; a second apply changes nothing; a changed setting restarts
 only the service whose configuration changed.
+
+Redis gets a password the documented way (`sparks:db_redis:settings:requirepass`, declared secret): it refuses
+clients without it, and the password is in no state output, in no job cache and in no file salt-ssh leaves behind,
+on this machine or on the target, other than redis' own settings file (0640, redis).
 """
 
 import copy
+import subprocess
 
 import pytest
 import yaml
@@ -16,6 +21,8 @@ pytestmark = pytest.mark.integration
 EXAMPLE = yaml.safe_load((REPO_ROOT / "pillar.example").read_text())["sparks"]
 FORMULAS = ["db_redis", "db_memcached", "db_sqlite"]
 SLS = ",".join(FORMULAS)
+REDIS_PASSWORD = "Redis-pa55-from-pillar-7f3c"
+NEW_REDIS_PASSWORD = "Redis-pa55-changed-91d2"
 
 # `stats` over a plain socket, from the target's own Python (what salt-ssh runs on anyway).
 MEMCACHED_STATS = """
@@ -34,9 +41,28 @@ print(data.decode())
 
 def pillar(**sections):
     data = {name: copy.deepcopy(EXAMPLE[name]) for name in FORMULAS if name in EXAMPLE}
+    data["db_redis"]["settings"] = {"requirepass": REDIS_PASSWORD}
     for name, changes in sections.items():
         data[name].update(changes)
     return {"sparks": data}
+
+
+def redis_cli(target, args, port=None, password=REDIS_PASSWORD):
+    """redis-cli on the target, authenticated through REDISCLI_AUTH read from stdin (never on a command line)."""
+    port = port or EXAMPLE["db_redis"]["port"]
+    login = "read -r REDISCLI_AUTH; export REDISCLI_AUTH; " if password else ""
+    return target.run(f"{login}redis-cli -h 127.0.0.1 -p {port} {args}", input=f"{password}\n", check=True).stdout
+
+
+def files_holding(text, *roots, runner=None):
+    """Files under ``roots`` whose contents hold ``text``: on this machine, or in the target through ``runner``."""
+    # The text goes to grep on stdin (-f -): a secret on a command line would be in the process list.
+    if runner:
+        found = runner.run(f"grep -rlsF -f - {' '.join(roots)} || true", input=text + "\n").stdout
+    else:
+        grep = ["grep", "-rlsF", "-f", "-", *map(str, roots)]
+        found = subprocess.run(grep, input=text + "\n", capture_output=True, text=True, check=False).stdout
+    return sorted(found.split())
 
 
 def memcached_stats(target, port):
@@ -71,15 +97,34 @@ def test_first_apply_succeeds(cache):
 def test_redis_answers_ping_with_pillar_settings(cache):
     target, _ = cache
     redis = EXAMPLE["db_redis"]
-    cli = f"redis-cli -h 127.0.0.1 -p {redis['port']}"
-    assert target.run(f"{cli} PING", check=True).stdout.strip() == "PONG"
-    config = target.run(f"{cli} CONFIG GET '*'", check=True).stdout.splitlines()
+    assert redis_cli(target, "PING").strip() == "PONG"
+    config = redis_cli(target, "CONFIG GET '*'").splitlines()
     config = dict(zip(config[::2], config[1::2], strict=True))
     assert config["maxmemory"] == str(64 * 1024 * 1024)
     assert config["maxmemory-policy"] == redis["maxmemory_policy"]
     assert config["appendonly"] == "yes"
     assert config["save"] == " ".join(redis["save"])
     assert target.read("/etc/redis/redis.conf").rstrip().endswith("include /etc/redis/sparks.conf")
+
+
+def test_redis_refuses_clients_without_the_pillar_password(cache):
+    target, _ = cache
+    assert "NOAUTH" in redis_cli(target, "PING", password="")
+    assert "WRONGPASS" in redis_cli(target, "PING", password="not-the-password")
+    assert target.run("stat -c '%a %U' /etc/redis/sparks.conf", check=True).stdout.split() == ["640", "redis"]
+
+
+def test_redis_password_is_in_no_output_cache_or_leftover_file(cache, salt_ssh):
+    target, first = cache
+    assert REDIS_PASSWORD not in first.stdout + first.stderr
+    # The settings file was written: its state says so, and shows no contents.
+    assert first.changed(target.name)["db-redis-config-settings-file-managed"]["diff"] == "New file"
+    # This machine: salt-ssh's caches, job cache and logs (its root_dir); only the pillar file itself holds it.
+    here = files_holding(REDIS_PASSWORD, salt_ssh.work_dir)
+    assert here == [str(salt_ssh.pillar_dir / "local.sls")], here
+    # The target: salt's thin, caches and logs, /tmp and the journal; only redis' settings file holds it.
+    there = files_holding(REDIS_PASSWORD, "/var/tmp", "/var/cache", "/var/log", "/tmp", "/root", "/etc", runner=target)
+    assert there == ["/etc/redis/sparks.conf"], there
 
 
 def test_memcached_answers_stats_with_pillar_memory_and_port(cache):
@@ -105,16 +150,20 @@ def test_second_apply_changes_nothing(cache, salt_ssh):
 def test_changed_setting_restarts_only_the_service_it_belongs_to(cache, salt_ssh):
     target, _ = cache
     redis_before, memcached_before = main_pid(target, "redis-server"), main_pid(target, "memcached")
-    salt_ssh.set_pillar(pillar(db_redis={"port": 6380, "maxmemory_policy": "volatile-lru"}))
+    changed = {"port": 6380, "maxmemory_policy": "volatile-lru", "settings": {"requirepass": NEW_REDIS_PASSWORD}}
+    salt_ssh.set_pillar(pillar(db_redis=changed))
     try:
         ret = salt_ssh.run(target.name, "state.apply", SLS)
     finally:
         salt_ssh.set_pillar(pillar())
     assert ret.failed(target.name) == {}
     assert set(ret.changed(target.name)) == {"db-redis-config-settings-file-managed", "db-redis-service-running"}
+    # A changed password shows that the file changed, never the old or the new value.
+    assert ret.changed(target.name)["db-redis-config-settings-file-managed"] == {"diff": "<show_changes=False>"}
+    assert REDIS_PASSWORD not in ret.stdout + ret.stderr and NEW_REDIS_PASSWORD not in ret.stdout + ret.stderr
     assert main_pid(target, "redis-server") != redis_before
     assert main_pid(target, "memcached") == memcached_before
-    assert target.run("redis-cli -p 6380 CONFIG GET maxmemory-policy", check=True).stdout.split() == [
+    assert redis_cli(target, "CONFIG GET maxmemory-policy", port=6380, password=NEW_REDIS_PASSWORD).split() == [
         "maxmemory-policy",
         "volatile-lru",
     ]
