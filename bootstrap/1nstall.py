@@ -22,11 +22,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMULAS = REPO_ROOT / "formulas"
 CONFIG_DIR = REPO_ROOT / "salt" / "config"
+PILLAR_DIR = REPO_ROOT / "pillar"
 LOCAL_PILLAR = Path("/etc/sparks/pillar/local.sls")
 DEFAULT_VENV = Path("/opt/sparks/venv")
 # Exact versions of Salt and its whole dependency closure, as CI tested them; its salt== line is the one pin.
@@ -59,12 +61,28 @@ def main(argv=None):
     install_prerequisites(system)
     say(f"Installing Salt {args.salt_version or pinned_salt_version()} into {args.venv}")
     salt_call = install_salt(args.venv, args.salt_version)
-    if pillar_text is not None:
-        say(f"Installing the machine-local pillar {args.pillar} as {LOCAL_PILLAR} (readable by root only)")
-        install_local_pillar(pillar_text)
+    if pillar_text is None:
+        return apply(salt_call, args)
+    # The new file is checked (YAML, then the schema) in a private copy of the pillar tree before it replaces the
+    # stored one: a refused file leaves the machine's settings as they were, and the next plain run still works.
+    with tempfile.TemporaryDirectory(prefix="sparks-pillar-") as staging:
+        pillar_root = stage_pillar(Path(staging), pillar_text)
+        say(f"Checking {args.pillar} (YAML, then the schema of every formula)")
+        problems = pillar_problems(salt_call, pillar_root, args.pillar)
+        if problems:
+            print("\n".join(problems), file=sys.stderr)
+            return fail(f"--pillar: {args.pillar} refused, nothing was applied; {LOCAL_PILLAR} is unchanged")
+        if args.test:  # a dry run changes nothing, the stored pillar included: it runs with the new file in place
+            return apply(salt_call, args, pillar_root)
+    say(f"Installing the machine-local pillar {args.pillar} as {LOCAL_PILLAR} (readable by root only)")
+    install_local_pillar(pillar_text)
+    return apply(salt_call, args)
+
+
+def apply(salt_call, args, pillar_root=None):
     mode = "Showing what would change (test mode)" if args.test else "Applying this machine's roles"
     say(f"{mode} from {REPO_ROOT}")
-    return apply_highstate(salt_call, args.roles, args.test)
+    return apply_highstate(salt_call, args.roles, args.test, pillar_root)
 
 
 def parse_args(argv):
@@ -233,6 +251,28 @@ def read_pillar_file(path):
     return text
 
 
+def stage_pillar(staging, text):
+    """A pillar tree like the one Salt reads (this checkout's pillar/ and the local file), with ``text`` as the
+    local file; private to root (it may hold secrets)."""
+    staging.chmod(0o700)
+    for source in PILLAR_DIR.glob("*.sls"):
+        shutil.copy(source, staging / source.name)
+    (staging / LOCAL_PILLAR.name).write_text(text, encoding="utf-8")
+    return staging
+
+
+def pillar_problems(salt_call, pillar_root, shown_as):
+    """What Salt refuses in the pillar under ``pillar_root`` (each line names the file, or the key), or []."""
+    cmd = [str(salt_call), "--local", "-c", str(CONFIG_DIR), "--pillar-root", str(pillar_root), "--out=json"]
+    # state.show_top compiles the pillar (the schema check included) and refuses to go on when it has errors.
+    result = subprocess.run([*cmd, "state.show_top"], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    if result.returncode == 0:
+        return []
+    text = result.stderr.replace(str(pillar_root / LOCAL_PILLAR.name), str(shown_as))
+    problems = [line[2:] for line in text.splitlines() if line.startswith("- ")]
+    return problems or [text.strip() or f"salt-call exited {result.returncode}"]
+
+
 def install_local_pillar(text):
     LOCAL_PILLAR.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(LOCAL_PILLAR.parent, 0o700)
@@ -244,17 +284,11 @@ def install_local_pillar(text):
 
 
 # ----------------------------------------------------------------------------------------------- apply
-def apply_highstate(salt_call, roles, test):
-    cmd = [
-        str(salt_call),
-        "--local",
-        "-c",
-        str(CONFIG_DIR),
-        "--out=json",
-        "--retcode-passthrough",
-        "--log-level=info",
-        "state.highstate",
-    ]
+def apply_highstate(salt_call, roles, test, pillar_root=None):
+    cmd = [str(salt_call), "--local", "-c", str(CONFIG_DIR), "--out=json", "--retcode-passthrough", "--log-level=info"]
+    if pillar_root:
+        cmd += ["--pillar-root", str(pillar_root)]
+    cmd.append("state.highstate")
     if test:
         cmd.append("test=True")
     if roles:

@@ -75,8 +75,12 @@ def ext_pillar(minion_id, pillar, **kwargs):  # pylint: disable=unused-argument
     roots = __opts__.get("file_roots", {}).get(__opts__.get("saltenv") or "base", [])
     errors = validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
     # Salt refuses to run states while the pillar has _errors; returning them (rather than raising) keeps the
-    # message free of a traceback.
-    return {"_errors": [f"invalid pillar: {error}" for error in errors]} if errors else {}
+    # message free of a traceback. Those already there (a file that is not YAML: salt/_renderers/) stay first.
+    if not errors:
+        return {}
+    # A pillar compiled again (pillar.items) may already hold this check's own messages: each is given once.
+    ours = [f"invalid pillar: {error}" for error in errors]
+    return {"_errors": list(dict.fromkeys([*(pillar.get("_errors") or []), *ours]))}
 
 
 def load_schemas(roots):
