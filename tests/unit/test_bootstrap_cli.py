@@ -153,3 +153,70 @@ def test_a_venv_whose_python_changed_is_made_again_and_a_current_one_is_kept(tmp
     module.install_salt(venv, None)
     assert commands[0] == [sys.executable, "-m", "venv", "--clear", str(venv)]
     assert commands[1][:3] == [str(venv / "bin" / "python"), "-m", "pip"]
+
+
+# ----------------------------------------------------------------------------------------------- --pillar
+SALT_CALL = Path(sys.executable).parent / "salt-call"
+GOOD_PILLAR = "sparks:\n  db_redis:\n    port: 6380\n    settings:\n      requirepass: Old-s3cret\n"
+BAD_PILLARS = {
+    "yaml": (
+        "sparks:\n  db_redis:\n    settings:\n      requirepass: New-s3cret: x\n",
+        "{file}: line 4, column 30: mapping values are not allowed",
+    ),
+    "schema": ("sparks:\n  db_redis:\n    port: x\n", "sparks:db_redis:port: expected an integer, got a string ('x')"),
+    "secret": (
+        "sparks:\n  db_redis:\n    settings:\n      requirepass: [New-s3cret]\n",
+        "sparks:db_redis:settings:requirepass: expected a string, got a list (a secret: not shown)",
+    ),
+    "role": ("sparks:\n  roles: [base, nosuch]\n", "sparks:roles: unknown role 'nosuch'"),
+}
+
+
+@pytest.fixture
+def bootstrap(tmp_path, monkeypatch):
+    """1nstall.py's main() as root with Salt already installed (this venv's), the stored pillar under tmp_path
+    holding GOOD_PILLAR, and the highstate recorded instead of run."""
+    module = load_script()
+    stored = tmp_path / "etc" / "local.sls"
+    stored.parent.mkdir()
+    stored.write_text(GOOD_PILLAR)
+    applied = []
+    monkeypatch.setattr(module, "LOCAL_PILLAR", stored)
+    monkeypatch.setattr(module.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(module, "install_prerequisites", lambda system: None)
+    monkeypatch.setattr(module, "install_salt", lambda venv, version: SALT_CALL)
+    monkeypatch.setattr(module, "apply_highstate", lambda *args: applied.append(args) or 0)
+    return module, stored, applied
+
+
+@pytest.mark.parametrize("kind", BAD_PILLARS)
+def test_a_refused_pillar_file_leaves_the_stored_one_and_applies_nothing(bootstrap, tmp_path, capsys, kind):
+    module, stored, applied = bootstrap
+    text, message = BAD_PILLARS[kind]
+    new = tmp_path / "site.sls"
+    new.write_text(text)
+    assert module.main(["--pillar", str(new)]) == 1
+    err = capsys.readouterr().err
+    assert message.format(file=new) in err, err
+    assert f"{new} refused, nothing was applied; {stored} is unchanged" in err
+    assert "New-s3cret" not in err
+    assert stored.read_text() == GOOD_PILLAR and applied == []
+
+
+def test_an_accepted_pillar_file_replaces_the_stored_one_privately(bootstrap, tmp_path):
+    module, stored, applied = bootstrap
+    new = tmp_path / "site.sls"
+    new.write_text("sparks:\n  db_redis: {port: 6390}\n")
+    assert module.main(["--pillar", str(new)]) == 0
+    assert stored.read_text() == new.read_text() and stored.stat().st_mode & 0o777 == 0o600
+    assert applied == [(SALT_CALL, None, False, None)]
+
+
+def test_a_dry_run_with_a_new_pillar_file_stores_nothing(bootstrap, tmp_path):
+    module, stored, applied = bootstrap
+    new = tmp_path / "site.sls"
+    new.write_text("sparks:\n  db_redis: {port: 6390}\n")
+    assert module.main(["--pillar", str(new), "--test"]) == 0
+    assert stored.read_text() == GOOD_PILLAR
+    ((salt_call, roles, test, pillar_root),) = applied
+    assert test is True and pillar_root is not None and not Path(pillar_root).exists()  # staged, then removed
