@@ -93,13 +93,67 @@ def test_dry_run_reports_nothing_to_do_on_a_converged_machine(bootstrapped):
     assert summary(dry)[1:] == (0, 0)
 
 
-def test_bad_pillar_file_fails_with_the_key_and_changes_nothing(bootstrapped):
+REDIS_PASSWORD = "Bootstrap-redis-pa55-5e1a"
+SITE_PILLAR = f"""sparks:
+  roles: [base, db_redis]
+  db_redis:
+    settings:
+      requirepass: {REDIS_PASSWORD}
+"""
+# Every kind of refusal, each with what the message must say (the file, line and column, or the key).
+BAD_PILLARS = {
+    "yaml": (
+        "sparks:\n  db_redis:\n    port: 6380\n  base: packages: htop\n",
+        "/root/bad.sls: line 4, column 17: mapping values are not allowed",
+    ),
+    "schema": (
+        "sparks:\n  base:\n    packages: htop\n",
+        "sparks:base:packages: expected a list, got a string ('htop')",
+    ),
+    "secret": (
+        "sparks:\n  db_redis:\n    settings:\n      requirepass: [Bad-pa55]\n",
+        "sparks:db_redis:settings:requirepass: expected a string, got a list (a secret: not shown)",
+    ),
+    "role": ("sparks:\n  roles: [base, nosuch]\n", "sparks:roles: unknown role 'nosuch'"),
+}
+# What a refusal must leave as it was: the stored pillar, every file under /etc, the installed packages.
+FINGERPRINT = (
+    "sha256sum /etc/sparks/pillar/local.sls; dpkg -l | sha256sum; "
+    "find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum"
+)
+
+
+def test_pillar_file_with_a_redis_password_is_applied_and_the_password_is_nowhere_else(bootstrapped):
     target, checkout, _ = bootstrapped
-    target.run("printf 'sparks:\\n  base:\\n    packages: htop\\n' > /root/site.sls", check=True)
-    before = target.run("dpkg -l | sha256sum; sha256sum /etc/sudoers.d/sparks", check=True).stdout
-    bad = target.run(f"python3 {checkout}/bootstrap/1nstall.py --pillar /root/site.sls", timeout=900)
-    assert bad.returncode != 0
-    assert "sparks:base:packages: expected a list, got a string ('htop')" in bad.stdout + bad.stderr
-    assert "nothing was applied" in bad.stderr
+    target.run("umask 077; cat > /root/site.sls", input=SITE_PILLAR, check=True)
+    ret = target.run(f"python3 {checkout}/bootstrap/1nstall.py --pillar /root/site.sls", timeout=900)
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert summary(ret)[2] == 0
+    assert "changed  db-redis-config-settings-file-managed" in ret.stdout
+    assert REDIS_PASSWORD not in ret.stdout + ret.stderr
     assert target.run("stat -c %a /etc/sparks/pillar/local.sls", check=True).stdout.strip() == "600"
-    assert target.run("dpkg -l | sha256sum; sha256sum /etc/sudoers.d/sparks", check=True).stdout == before
+    ping = target.run("read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli PING", input=REDIS_PASSWORD + "\n")
+    assert ping.stdout.strip() == "PONG" and "NOAUTH" in target.run("redis-cli PING").stdout
+    # Salt's caches and logs (the checkout's .salt), the journal, /tmp: only the pillar files and redis' own hold it.
+    roots = f"{checkout} /etc /var /tmp /root /opt/sparks"
+    found = target.run(f"grep -rlsF -f - {roots} || true", input=REDIS_PASSWORD + "\n", timeout=600).stdout.split()
+    assert sorted(found) == ["/etc/redis/sparks.conf", "/etc/sparks/pillar/local.sls", "/root/site.sls"], found
+    again = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=900)
+    assert again.returncode == 0 and summary(again)[1:] == (0, 0), again.stdout[-3000:]
+
+
+@pytest.mark.parametrize("kind", BAD_PILLARS)
+def test_a_refused_pillar_file_changes_nothing_and_the_main_command_still_works(bootstrapped, kind):
+    target, checkout, _ = bootstrapped
+    text, message = BAD_PILLARS[kind]
+    target.run("umask 077; cat > /root/bad.sls", input=text, check=True)
+    before = target.run(FINGERPRINT, check=True).stdout
+    bad = target.run(f"python3 {checkout}/bootstrap/1nstall.py --pillar /root/bad.sls", timeout=900)
+    assert bad.returncode == 1, bad.stdout[-3000:] + bad.stderr[-3000:]
+    assert message in bad.stderr, bad.stderr
+    assert "/root/bad.sls refused, nothing was applied; /etc/sparks/pillar/local.sls is unchanged" in bad.stderr
+    assert "Bad-pa55" not in bad.stdout + bad.stderr
+    assert target.run(FINGERPRINT, check=True).stdout == before
+    if kind == "yaml":  # the stored settings still work: the plain command runs as before, changing nothing
+        plain = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=900)
+        assert plain.returncode == 0 and summary(plain)[1:] == (0, 0), plain.stdout[-3000:]
