@@ -1,0 +1,54 @@
+"""Each machine gets only its own secrets, through salt-ssh on two real targets (Debian 13).
+
+Both machines' pillar files sit in one pillar tree on this machine (`nodes/<id>.sls`, pillar/top.sls), each with
+its own Redis password; `db_redis` is applied to both in one salt-ssh call. Then each target's Redis takes its own
+password only, and nothing on a target (salt-ssh's thin and caches, /etc, /var, /tmp, /root) holds the other's.
+"""
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.platforms("debian13")]
+PASSWORDS = {"own-a1": "Own-a1-redis-pa55-0b7e", "own-b1": "Own-b1-redis-pa55-c44d"}
+
+
+def files_holding(target, text):
+    roots = "/etc /var /tmp /root /opt"
+    return target.run(f"grep -rlsF -f - {roots} || true", input=text + "\n", timeout=300).stdout.split()
+
+
+@pytest.fixture(scope="module")
+def machines(target_run, platform, salt_ssh):
+    targets = target_run.boot(*PASSWORDS, platform=platform)
+    nodes = salt_ssh.pillar_dir / "nodes"
+    nodes.mkdir(exist_ok=True)
+    for name, password in PASSWORDS.items():
+        (nodes / f"{name.replace('.', '_')}.sls").write_text(
+            f"sparks:\n  db_redis:\n    settings:\n      requirepass: {password}\n"
+        )
+    salt_ssh.set_pillar({})
+    ret = salt_ssh.run(list(PASSWORDS), "state.apply", "db_redis")
+    yield targets, ret
+    for path in nodes.iterdir():
+        path.unlink()
+    nodes.rmdir()
+    target_run.shutdown(*targets)
+
+
+def test_each_redis_takes_its_own_password_only(machines):
+    targets, ret = machines
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    for target in targets:
+        assert ret.failed(target.name) == {}
+        other = next(name for name in PASSWORDS if name != target.name)
+        for password, answer in ((PASSWORDS[target.name], "PONG"), (PASSWORDS[other], "NOAUTH")):
+            cli = "read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli PING"
+            assert answer in target.run(cli, input=password + "\n", check=True).stdout
+
+
+def test_no_machine_holds_the_other_ones_secret(machines):
+    targets, ret = machines
+    assert not any(password in ret.stdout + ret.stderr for password in PASSWORDS.values())
+    for target in targets:
+        other = next(name for name in PASSWORDS if name != target.name)
+        assert files_holding(target, PASSWORDS[other]) == [], target.name
+        assert files_holding(target, PASSWORDS[target.name]) == ["/etc/redis/sparks.conf"], target.name
