@@ -27,6 +27,14 @@ Schema language (values of ``schema.yaml``, nested as the pillar is):
   argument or template ``context:`` can carry one: a template reads it from pillar on the target (as
   formulas/django/files/env.jinja does) and its state sets ``show_changes: false``.
 
+A pillar file that is not YAML: Salt says only ``Rendering SLS 'local' failed. Please see master log for details.``
+(``pillar_safe_render_error``; the log quotes the lines around the mistake, which may be passwords). This check
+runs wherever pillar is compiled (salt-call masterless, the master for its minions, salt-ssh on the machine running
+it), so it names the file, line and column there, without any of the file's text: ``invalid pillar:
+/etc/sparks/pillar/local.sls: line 4, column 30: mapping values are not allowed in this context``. It reads the
+files pillar/top.sls gives this machine (``OWN_FILES``, in every pillar root); one with Jinja in it is left to Salt,
+since its line numbers would count the rendered text.
+
 Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at this directory
 (``salt/config/common.conf`` does).
 """
@@ -36,6 +44,7 @@ import os
 import re
 
 import yaml
+from salt.utils.yamlloader import SaltYamlSafeLoader  # Salt's own: what it refuses is what gets named
 
 __virtualname__ = "sparks"
 
@@ -56,6 +65,8 @@ SCALAR_TYPES = {
     "float": (int, float),
     "bool": (bool,),
 }
+# The pillar files of one machine, as pillar/top.sls names them ({id}: the minion id, dots as "_").
+OWN_FILES = ("sparks.sls", "local.sls", os.path.join("nodes", "{id}.sls"))
 TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -71,16 +82,57 @@ def __virtual__():
     return __virtualname__
 
 
+class PillarFileError(Exception):
+    """A pillar file of this machine is not YAML."""
+
+
 def ext_pillar(minion_id, pillar, **kwargs):  # pylint: disable=unused-argument
-    roots = __opts__.get("file_roots", {}).get(__opts__.get("saltenv") or "base", [])
+    saltenv = __opts__.get("saltenv") or "base"
+    problems = file_problems(__opts__.get("pillar_roots", {}).get(saltenv, []), minion_id)
+    if problems:
+        # When a file failed to render, Salt replaces the _errors an ext_pillar returns with its own vague one;
+        # what an ext_pillar raises is added to them ("Failed to load ext_pillar sparks: ...").
+        raise PillarFileError("; ".join(problems))
+    roots = __opts__.get("file_roots", {}).get(saltenv, [])
     errors = validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
     # Salt refuses to run states while the pillar has _errors; returning them (rather than raising) keeps the
-    # message free of a traceback. Those already there (a file that is not YAML: salt/_renderers/) stay first.
-    if not errors:
-        return {}
-    # A pillar compiled again (pillar.items) may already hold this check's own messages: each is given once.
-    ours = [f"invalid pillar: {error}" for error in errors]
-    return {"_errors": list(dict.fromkeys([*(pillar.get("_errors") or []), *ours]))}
+    # message free of a traceback.
+    return {"_errors": [f"invalid pillar: {error}" for error in errors]} if errors else {}
+
+
+def file_problems(roots, minion_id):
+    """``invalid pillar: <file>: line L, column C: <problem>`` for each of this machine's pillar files (OWN_FILES)
+    that is not YAML."""
+    problems = []
+    for root in roots:
+        for name in OWN_FILES:
+            path = os.path.join(root, name.format(id=str(minion_id).replace(".", "_")))
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError):
+                continue  # missing (ignore_missing in top.sls), or Salt's to report
+            if re.search(r"\{[{%#]|^#!", text):
+                continue
+            problem = yaml_problem(text)
+            if problem:
+                problems.append(f"invalid pillar: {path}: {problem}")
+    return problems
+
+
+def yaml_problem(text):
+    """``line L, column C: problem`` when YAML refuses ``text``, else None; never any of the text itself."""
+    try:
+        yaml.load(text, Loader=SaltYamlSafeLoader)  # noqa: S506 (a safe loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or "invalid YAML"
+        if exc.context:
+            what += f" ({exc.context})"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark else what
+    except yaml.YAMLError as exc:
+        return f"invalid YAML ({type(exc).__name__})"
+    return None
 
 
 def load_schemas(roots):

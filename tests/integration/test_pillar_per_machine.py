@@ -52,3 +52,19 @@ def test_no_machine_holds_the_other_ones_secret(machines):
         other = next(name for name in PASSWORDS if name != target.name)
         assert files_holding(target, PASSWORDS[other]) == [], target.name
         assert files_holding(target, PASSWORDS[target.name]) == ["/etc/redis/sparks.conf"], target.name
+
+
+def test_a_node_file_that_is_not_yaml_is_named_and_nothing_runs(machines, salt_ssh):
+    """Through salt-ssh too, the error names the file, line and column (Salt alone says "see master log")."""
+    targets, _ = machines
+    node = salt_ssh.pillar_dir / "nodes" / "own-a1.sls"
+    good = node.read_text()
+    node.write_text("sparks:\n  db_redis:\n    port: 6380\n  base: packages: htop\n")
+    before = targets[0].run("sha256sum /etc/redis/sparks.conf", check=True).stdout
+    try:
+        ret = salt_ssh.run("own-a1", "state.apply", "db_redis")
+    finally:
+        node.write_text(good)
+    out = ret.stdout + ret.stderr
+    assert f"invalid pillar: {node}: line 4, column 17: mapping values are not allowed" in out, out[-3000:]
+    assert targets[0].run("sha256sum /etc/redis/sparks.conf", check=True).stdout == before
