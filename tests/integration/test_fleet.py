@@ -1,13 +1,17 @@
-"""Fleet sync through a salt-master: minions in real targets, roles as grains, highstate, batches, a minion down.
+"""Fleet sync through a salt-master: minions in real targets, roles as grains, highstate, batches, a minion down;
+each minion's pillar its own (pillar/top.sls: nodes/<id>.sls), and a node file that is not YAML named with its line.
 
 The master is pytest-salt-factories' daemon configured from this repository (file_roots, pillar_roots,
 our modules and pillar checker), listening on the test bridge; each target runs a salt-minion from the
 harness's minion layer and is accepted automatically (auto_accept: tests only).
 """
 
+import json
 import time
 
 import pytest
+
+from pathlib import Path
 
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
@@ -17,11 +21,21 @@ ROLES = {"fleet1": ["dev_mini"], "fleet2": ["local_perms"], "fleet3": ["dev_mini
 STATE_PREFIX = {"dev_mini": "dev-mini-", "local_perms": "local-perms-"}
 # A mixed fleet, as one is while it moves to the new Debian release.
 PLATFORM = {"fleet1": "debian13", "fleet2": "debian12", "fleet3": "debian13"}
+# Secrets of fleet1 and fleet2 in the master's pillar (nodes/<id>.sls); fleet3 has no node file.
+NODE_SECRETS = {"fleet1": "Fleet1-redis-pa55-2c9e", "fleet2": "Fleet2-redis-pa55-7a41"}
+
+
+def node_pillar(secret):
+    return f"sparks:\n  db_redis:\n    settings:\n      requirepass: {secret}\n"
 
 
 @pytest.fixture(scope="module")
 def master(salt_factories, target_run, tmp_path_factory):
-    conf = repo_config(tmp_path_factory.mktemp("master"))
+    work = tmp_path_factory.mktemp("master")
+    (work / "pillar" / "nodes").mkdir(parents=True)
+    for name, secret in NODE_SECRETS.items():
+        (work / "pillar" / "nodes" / f"{name}.sls").write_text(node_pillar(secret))
+    conf = repo_config(work, work / "pillar")
     overrides = {key: conf[key] for key in conf if key != "root_dir"}
     overrides.update(interface=target_run.network.gateway, auto_accept=True, open_mode=False)
     factory = salt_factories.salt_master_daemon("sparks-master", overrides=overrides)
@@ -73,6 +87,39 @@ def test_second_highstate_changes_nothing_anywhere(fleet):
     assert ret.returncode == 0
     for name in ROLES:
         assert {i: r["changes"] for i, r in ret.data[name].items() if r["changes"]} == {}, name
+
+
+def test_each_minion_gets_only_its_own_node_pillar(fleet):
+    targets, salt = fleet
+    ret = salt.run(
+        "slsutil.renderer", "string={{ pillar.get('sparks', {}) | json }}", "default_renderer=jinja", minion_tgt="*"
+    )
+    assert ret.returncode == 0, ret.stdout[-2000:]
+    for name in ROLES:
+        got = json.loads(ret.data[name]).get("db_redis", {}).get("settings", {}).get("requirepass")
+        assert got == NODE_SECRETS.get(name), name
+    # Nor does any minion's cache, configuration or log hold another's secret.
+    for name, target in targets.items():
+        for other, secret in NODE_SECRETS.items():
+            if other != name:
+                found = target.run(
+                    "grep -rlsF -f - /var/cache/salt /etc /var/log /tmp /root || true", input=secret + "\n"
+                )
+                assert found.stdout.split() == [], (name, other)
+
+
+def test_a_node_file_that_is_not_yaml_is_named_through_the_master(fleet, master):
+    targets, salt = fleet
+    node = Path(master.config["pillar_roots"]["base"][-1]) / "nodes" / "fleet2.sls"
+    node.write_text("sparks:\n  db_redis:\n    port: 6380\n  base: packages: htop\n")
+    before = targets["fleet2"].run("ls -la --time-style=full-iso /root", check=True).stdout
+    try:
+        ret = salt.run("state.apply", "local_perms", minion_tgt="fleet2", _timeout=300)
+    finally:
+        node.write_text(node_pillar(NODE_SECRETS["fleet2"]))
+    assert ret.returncode != 0
+    assert f"invalid pillar: {node}: line 4, column 17: mapping values are not allowed" in ret.stdout, ret.stdout
+    assert targets["fleet2"].run("ls -la --time-style=full-iso /root", check=True).stdout == before
 
 
 def test_rolling_batch_by_role(fleet):
