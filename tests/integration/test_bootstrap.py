@@ -11,6 +11,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.support.saltrun import REPO_ROOT
+from tests.support.secrets import files_holding, redis_cli
 
 pytestmark = pytest.mark.integration
 CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
@@ -132,12 +133,10 @@ def test_pillar_file_with_a_redis_password_is_applied_and_the_password_is_nowher
     assert "changed  db-redis-config-settings-file-managed" in ret.stdout
     assert REDIS_PASSWORD not in ret.stdout + ret.stderr
     assert target.run("stat -c %a /etc/sparks/pillar/local.sls", check=True).stdout.strip() == "600"
-    ping = target.run("read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli PING", input=REDIS_PASSWORD + "\n")
-    assert ping.stdout.strip() == "PONG" and "NOAUTH" in target.run("redis-cli PING").stdout
+    assert redis_cli(target, "PING", REDIS_PASSWORD).strip() == "PONG" and "NOAUTH" in redis_cli(target, "PING", "")
     # Salt's caches and logs (the checkout's .salt), the journal, /tmp: only the pillar files and redis' own hold it.
-    roots = f"{checkout} /etc /var /tmp /root /opt/sparks"
-    found = target.run(f"grep -rlsF -f - {roots} || true", input=REDIS_PASSWORD + "\n", timeout=600).stdout.split()
-    assert sorted(found) == ["/etc/redis/sparks.conf", "/etc/sparks/pillar/local.sls", "/root/site.sls"], found
+    found = files_holding(REDIS_PASSWORD, checkout, "/etc", "/var", "/tmp", "/root", "/opt/sparks", target=target)
+    assert found == ["/etc/redis/sparks.conf", "/etc/sparks/pillar/local.sls", "/root/site.sls"], found
     again = target.run(f"python3 {checkout}/bootstrap/1nstall.py", timeout=900)
     assert again.returncode == 0 and summary(again)[1:] == (0, 0), again.stdout[-3000:]
 

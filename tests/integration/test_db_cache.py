@@ -9,11 +9,11 @@ on this machine or on the target, other than redis' own settings file (0640, red
 """
 
 import copy
-import subprocess
 
 import pytest
 import yaml
 
+from tests.support import secrets
 from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT
 
@@ -48,21 +48,7 @@ def pillar(**sections):
 
 
 def redis_cli(target, args, port=None, password=REDIS_PASSWORD):
-    """redis-cli on the target, authenticated through REDISCLI_AUTH read from stdin (never on a command line)."""
-    port = port or EXAMPLE["db_redis"]["port"]
-    login = "read -r REDISCLI_AUTH; export REDISCLI_AUTH; " if password else ""
-    return target.run(f"{login}redis-cli -h 127.0.0.1 -p {port} {args}", input=f"{password}\n", check=True).stdout
-
-
-def files_holding(text, *roots, runner=None):
-    """Files under ``roots`` whose contents hold ``text``: on this machine, or in the target through ``runner``."""
-    # The text goes to grep on stdin (-f -): a secret on a command line would be in the process list.
-    if runner:
-        found = runner.run(f"grep -rlsF -f - {' '.join(roots)} || true", input=text + "\n").stdout
-    else:
-        grep = ["grep", "-rlsF", "-f", "-", *map(str, roots)]
-        found = subprocess.run(grep, input=text + "\n", capture_output=True, text=True, check=False).stdout
-    return sorted(found.split())
+    return secrets.redis_cli(target, args, password, port or EXAMPLE["db_redis"]["port"])
 
 
 def memcached_stats(target, port):
@@ -120,10 +106,12 @@ def test_redis_password_is_in_no_output_cache_or_leftover_file(cache, salt_ssh):
     # The settings file was written: its state says so, and shows no contents.
     assert first.changed(target.name)["db-redis-config-settings-file-managed"]["diff"] == "New file"
     # This machine: salt-ssh's caches, job cache and logs (its root_dir); only the pillar file itself holds it.
-    here = files_holding(REDIS_PASSWORD, salt_ssh.work_dir)
+    here = secrets.files_holding(REDIS_PASSWORD, salt_ssh.work_dir)
     assert here == [str(salt_ssh.pillar_dir / "local.sls")], here
     # The target: salt's thin, caches and logs, /tmp and the journal; only redis' settings file holds it.
-    there = files_holding(REDIS_PASSWORD, "/var/tmp", "/var/cache", "/var/log", "/tmp", "/root", "/etc", runner=target)
+    there = secrets.files_holding(
+        REDIS_PASSWORD, "/var/tmp", "/var/cache", "/var/log", "/tmp", "/root", "/etc", target=target
+    )
     assert there == ["/etc/redis/sparks.conf"], there
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
+from tests.support.secrets import files_holding
 
 pytestmark = pytest.mark.integration
 ROLES = {"fleet1": ["dev_mini"], "fleet2": ["local_perms"], "fleet3": ["dev_mini", "local_perms"]}
@@ -102,10 +103,8 @@ def test_each_minion_gets_only_its_own_node_pillar(fleet):
     for name, target in targets.items():
         for other, secret in NODE_SECRETS.items():
             if other != name:
-                found = target.run(
-                    "grep -rlsF -f - /var/cache/salt /etc /var/log /tmp /root || true", input=secret + "\n"
-                )
-                assert found.stdout.split() == [], (name, other)
+                roots = ("/var/cache/salt", "/etc", "/var/log", "/tmp", "/root")
+                assert files_holding(secret, *roots, target=target) == [], (name, other)
 
 
 def test_a_node_file_that_is_not_yaml_is_named_through_the_master(fleet, master):

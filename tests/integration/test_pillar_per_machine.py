@@ -7,13 +7,11 @@ password only, and nothing on a target (salt-ssh's thin and caches, /etc, /var, 
 
 import pytest
 
+from tests.support.secrets import files_holding, redis_cli
+
 pytestmark = [pytest.mark.integration, pytest.mark.platforms("debian13")]
 PASSWORDS = {"own-a1": "Own-a1-redis-pa55-0b7e", "own-b1": "Own-b1-redis-pa55-c44d"}
-
-
-def files_holding(target, text):
-    roots = "/etc /var /tmp /root /opt"
-    return target.run(f"grep -rlsF -f - {roots} || true", input=text + "\n", timeout=300).stdout.split()
+ROOTS = ("/etc", "/var", "/tmp", "/root", "/opt")
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +38,8 @@ def test_each_redis_takes_its_own_password_only(machines):
     for target in targets:
         assert ret.failed(target.name) == {}
         other = next(name for name in PASSWORDS if name != target.name)
-        for password, answer in ((PASSWORDS[target.name], "PONG"), (PASSWORDS[other], "NOAUTH")):
-            cli = "read -r REDISCLI_AUTH; export REDISCLI_AUTH; redis-cli PING"
-            assert answer in target.run(cli, input=password + "\n", check=True).stdout
+        assert redis_cli(target, "PING", PASSWORDS[target.name]).strip() == "PONG"
+        assert "NOAUTH" in redis_cli(target, "PING", PASSWORDS[other])
 
 
 def test_no_machine_holds_the_other_ones_secret(machines):
@@ -50,8 +47,8 @@ def test_no_machine_holds_the_other_ones_secret(machines):
     assert not any(password in ret.stdout + ret.stderr for password in PASSWORDS.values())
     for target in targets:
         other = next(name for name in PASSWORDS if name != target.name)
-        assert files_holding(target, PASSWORDS[other]) == [], target.name
-        assert files_holding(target, PASSWORDS[target.name]) == ["/etc/redis/sparks.conf"], target.name
+        assert files_holding(PASSWORDS[other], *ROOTS, target=target) == [], target.name
+        assert files_holding(PASSWORDS[target.name], *ROOTS, target=target) == ["/etc/redis/sparks.conf"], target.name
 
 
 def test_a_node_file_that_is_not_yaml_is_named_and_nothing_runs(machines, salt_ssh):
