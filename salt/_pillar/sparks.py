@@ -23,7 +23,7 @@ Schema language (values of ``schema.yaml``, nested as the pillar is):
   package_index_max_age) are described once; an error still names its full key (``sparks:base:install_recommends``)
 - ``{type: SCHEMA, secret: true}``: a value of SCHEMA that is a secret (a password, private key, token). Every
   secret a formula accepts is declared so, once, here. The checker never shows a secret's value in a message;
-  the map helper (formulas/sparks/map.jinja) leaves declared secrets out of what formulas get, so no state
+  the map helper (formulas/sparks_lib/map.jinja) leaves declared secrets out of what formulas get, so no state
   argument or template ``context:`` can carry one: a template reads it from pillar on the target (as
   formulas/django/files/env.jinja does) and its state sets ``show_changes: false``.
 
