@@ -25,6 +25,10 @@ RELEASE_FUNCTIONS = (
     "rollback",
     "prune_releases",
     "write_release_metadata",
+    "release_failure",
+    "record_failure",
+    "clear_failure",
+    "wait_healthy",
 )
 
 
@@ -393,16 +397,14 @@ def test_unhealthy_release_is_switched_back(root, salt_mocks):
 
 
 def test_health_check_url(root):
-    response = MagicMock(status=200)
-    response.__enter__.return_value = response
-    with patch.object(states.urllib.request, "urlopen", return_value=response) as urlopen:
+    with patch.object(module, "http_status", return_value={"status": 200, "reason": "HTTP 200"}) as status:
         ret = _deploy(root, "v1", health_check_url="http://127.0.0.1:8000/health")
     assert ret["result"] is True
-    urlopen.assert_called_once()
+    status.assert_called_once_with("127.0.0.1:8000", path="/health", host=None, https=False)
 
     with (
-        patch.object(states.urllib.request, "urlopen", side_effect=OSError("connection refused")),
-        patch.object(states.time, "sleep"),
+        patch.object(module, "http_status", return_value={"status": None, "reason": "connection refused"}),
+        patch.object(module.time, "sleep"),
     ):
         ret = _deploy(root, "v2", health_check_url="http://127.0.0.1:8000/health", health_check_timeout=0)
     assert ret["result"] is False
