@@ -989,7 +989,7 @@ def release_failure(root, release):
 
 def record_failure(root, release, step, reason, log_text="", rev=None, commit=None):
     """
-    Record ``release`` as failed at ``step`` and remove its directory (unless it is ``current``); the
+    Record ``release`` as failed at ``step`` and remove its directory (unless it is ``current`` or ``previous``); the
     log stays in ``<root>/failed/<release>.log``. Return the record.
     """
     record_path, log_path = _failure_paths(root, release)
@@ -1009,7 +1009,10 @@ def record_failure(root, release, step, reason, log_text="", rev=None, commit=No
         json.dump(record, handle, indent=2, sort_keys=True)
     os.replace(temporary, record_path)
     paths = release_paths(root, release)
-    if _link_release(paths["current"]) != str(release) and os.path.isdir(paths["release"]):
+    # `current` and `previous` stay: one serves, the other is what a rollback goes back to.
+    if str(release) not in (_link_release(paths["current"]), _link_release(paths["previous"])) and os.path.isdir(
+        paths["release"]
+    ):
         shutil.rmtree(paths["release"])
     return record
 

@@ -706,10 +706,11 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     # scheduled run does not rebuild (and re-dump, re-migrate) it every time.
     failure = __salt__["sparks_django.release_failure"](root, release)
     if failure is not None and not options["retry"]:
+        named = f" ({failure['rev']})" if failure.get("rev") else ""
         ret.update(
             result=False,
             comment=(
-                f"Release {release} ({failure.get('rev')}) failed at {failure.get('step')} on "
+                f"Release {release}{named} failed at {failure.get('step')} on "
                 f"{failure.get('failed_at')}: {failure.get('reason')} -- current stays {info['current']}; deploy a "
                 f"new rev, or set retry: true to try this one again (log: {root}/failed/{release}.log)"
             ),
