@@ -134,7 +134,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert "broken on purpose" in (root / "failed" / "v3.log").read_text()
     again = deploy("v3")
     assert again.result is False and again.changes == {}
-    assert "Release v3 failed at migrate" in again.comment and "retry" in again.comment
+    assert "Release v3 (v3) failed at migrate" in again.comment and "retry" in again.comment
 
     # Roll back to v1 (test=True first).
     preview = states.rolled_back(name=str(root), test=True)
