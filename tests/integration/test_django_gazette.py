@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.support.converge import why
 from tests.support.gazette import GAZETTE_REPO, make_gazette_repository
 from tests.support.http import get, under_load
 
@@ -66,14 +67,6 @@ def apply(salt_ssh, target, data):
     result.seconds = time.monotonic() - started
     OUTPUTS.append(result.stdout + result.stderr)
     return result
-
-
-def why(result, target):
-    try:
-        failed = result.failed(target.name)
-    except AssertionError as exc:
-        return str(exc)
-    return "\n".join(f"{sid}: {ret['comment'][:1500]}" for sid, ret in failed.items()) or result.stderr[-3000:]
 
 
 def current(target, root=ROOT):
