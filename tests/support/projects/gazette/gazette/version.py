@@ -1,2 +1,0 @@
-VERSION = "v1"
-HEALTHY = True
