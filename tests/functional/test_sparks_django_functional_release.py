@@ -259,6 +259,9 @@ def test_deploy_as_an_unprivileged_user(loaders, runas_base, django_install):
         pytest.skip("running as another user does not depend on the Django version")
     states = loaders.states.sparks_django
     base = runas_base
+    # The cache root may be private to root (`SPARKS_CACHE_DIR=$(mktemp -d)` is 0700): nobody reads a copy.
+    wheelhouse = base / "wheels"
+    shutil.copytree(django_install["wheelhouse"], wheelhouse)
     repository = base / "sparkdemo.git"
     make_git_repository(repository, django_install["version"], with_locale=False)
     # git refuses to read a repository owned by another user ("dubious ownership"): the deploy user
@@ -279,7 +282,7 @@ def test_deploy_as_an_unprivileged_user(loaders, runas_base, django_install):
         requirements=["requirements.txt"],
         env_file=str(env_file),
         runas="nobody",  # home /nonexistent, shell nologin: nothing of the user's own is needed
-        pip_args=["--no-index", "--find-links", django_install["wheelhouse"], "--no-compile"],
+        pip_args=["--no-index", "--find-links", str(wheelhouse), "--no-compile"],
     )
     assert ret.result is True, ret.comment
     _no_secret(ret)
