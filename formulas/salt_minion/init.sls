@@ -85,7 +85,12 @@ salt-minion-unit-managed:
         [Service]
         ExecStart={{ salt_minion.venv }}/bin/salt-minion
         Restart=on-failure
-        KillMode=process
+        # The main process is a keepalive that passes SIGTERM on to the minion it forked; anything still running
+        # once it has exited is killed. With Salt's own KillMode=process a minion that does not stop in time (an
+        # old Salt's, its files replaced under it by an upgrade) outlives the restart and keeps answering the
+        # master under the same id, beside the new one.
+        KillMode=mixed
+        TimeoutStopSec=30
 
         [Install]
         WantedBy=multi-user.target
@@ -93,9 +98,9 @@ salt-minion-unit-managed:
 # A running minion takes a new Salt, configuration or unit only by restarting. Through a master, the run applying
 # this is the minion's own job: a restart inside it (a `watch`) races the job's return, which survives only
 # because Salt's service.restart treats salt-minion specially (a scope of its own, and --no-block since 3006.15)
-# and the unit stops only the main process. Instead the restart is handed to systemd, detached, 10 s after the
-# run (once it has returned), the same for salt-ssh and for the minion itself; the daemon-reload picks up a
-# changed unit. A minion that was not running (a first install) is only started, below: after this check, so
+# and Salt's unit stops only the main process. Instead the restart is handed to systemd, detached, 10 s after
+# the run (once it has returned), the same for salt-ssh and for the minion itself; the daemon-reload picks up a
+# changed unit (its KillMode included, for the very stop that replaces the old minion). A minion that was not running (a first install) is only started, below: after this check, so
 # that its fresh start is not restarted again.
 salt-minion-service-restart-scheduled:
   cmd.run:

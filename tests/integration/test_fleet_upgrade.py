@@ -214,6 +214,27 @@ def matched(salt, grain):
     return sorted(ret.data) if isinstance(ret.data, dict) else []
 
 
+def stray_minions(target):
+    """The salt-minion processes on ``target`` outside the unit's process tree: a minion the restart left running
+    (its keepalive's child, orphaned) answers the master under the same id as the new one, and the first of the
+    two to answer wins each call."""
+    main = target.run("systemctl show -p MainPID --value salt-minion", check=True).stdout.strip()
+    parent, minion = {}, []
+    for line in target.run("ps -eo pid=,ppid=,args=", check=True).stdout.splitlines():
+        pid, ppid, args = line.split(None, 2)
+        parent[pid] = ppid
+        if f"{VENV}/bin/salt-minion" in args:
+            minion.append(pid)
+    stray = []
+    for pid in minion:
+        ancestor = pid
+        while ancestor not in (main, "0", "1") and ancestor in parent:
+            ancestor = parent[ancestor]
+        if ancestor != main:
+            stray.append(pid)
+    return stray
+
+
 def cached_grains(cache):
     """The minions whose grains the 3008 master's cache holds (its `grains` bank, one file per minion)."""
     bank = cache / "grains"
@@ -313,6 +334,8 @@ def test_minions_upgraded_by_salt_minion_through_the_master_and_with_salt_ssh(fl
     while (answered := versions(salt)) != dict.fromkeys(ROLES, pinned_salt()) and time.monotonic() < deadline:
         time.sleep(3)
     assert answered == dict.fromkeys(ROLES, pinned_salt())
+    # Each machine has one minion: the old one did not outlive its restart.
+    assert {name: stray_minions(target) for name, target in fleet.items()} == {name: [] for name in ROLES}
 
 
 def test_fleet_converges_on_3008_with_zero_changes(fleet, master_3008):
