@@ -122,8 +122,9 @@ django-nginx-default-site-absent:
       - pkg: django-package-installed
       - file: {{ id }}-env-file-managed
 
-# Build the release (code, venv, requirements, static files, messages), check, migrate, switch `current`.
-# A failing step leaves `current` where it was; changes.current is set only when it switched.
+# Build the release (code, shared paths, venv, requirements, gunicorn, static files, messages), check,
+# migrate, serve the candidate on its own socket and check it, switch `current`. A failing step leaves
+# `current` where it was and records the release as failed; changes.current is set only when it switched.
 {{ id }}-release-sparks-django-release-deployed:
   sparks_django.release_deployed:
     - name: {{ p.root }}
@@ -132,6 +133,10 @@ django-nginx-default-site-absent:
     - rev: {{ p.rev | json }}
 {%-   endif %}
     - requirements: {{ p.all_requirements | json }}
+    - gunicorn: {{ p.gunicorn | json }}
+    - extra_requirements: {{ p.extra_requirements | json }}
+    - shared_paths: {{ p.shared_paths | json }}
+    - retry: {{ p.retry }}
 {%-   if p.project_subdir %}
     - project_subdir: {{ p.project_subdir }}
 {%-   endif %}
@@ -143,6 +148,11 @@ django-nginx-default-site-absent:
     - compilemessages: {{ p.compilemessages | json }}
     - migrate: {{ p.migrate }}
     - keep: {{ p.keep }}
+{%-   if p.web.enabled %}
+    - health_gate: {{ {"wsgi_module": p.wsgi_module, "path": p.health_check_path, "host": p.health_host,
+                       "https": p.web.https, "worker_timeout": p.web.timeout} | json }}
+    - health_check_timeout: {{ p.health_check_timeout }}
+{%-   endif %}
     - python: {{ p.python }}
     - pip_args: {{ p.pip_args | json }}
 {%-   if p.settings_module %}
@@ -227,26 +237,37 @@ django-nginx-default-site-absent:
     - require:
       - service: {{ id }}-web-service-running
 
-{%-     if p.health_url %}
-
-# The reloaded release must answer; if not, `current` goes back to the previous release (reloaded below).
+# The live site answers through nginx with its own Host (the candidate passed its gate already); if not,
+# `current` goes back to the previous release (reloaded below) and this one is recorded as failed.
 {{ id }}-web-sparks-django-healthy:
   sparks_django.healthy:
     - name: {{ p.root }}
+{%-       if p.health_url %}
     - health_check_url: {{ p.health_url }}
+{%-       else %}
+    - address: {{ p.live_address }}
+    - path: {{ p.health_check_path | json }}
+{%-         if p.health_host %}
+    - host: {{ p.health_host }}
+{%-         endif %}
+    - https: {{ p.web.https }}
+{%-       endif %}
     - health_check_timeout: {{ p.health_check_timeout }}
     - rollback_on_failure: true
     - env_file: {{ p.env_file }}
     - runas: {{ p.user }}
     - onchanges:
       - cmd: {{ id }}-web-gunicorn-reload-cmd-run
+{%-       if p.web.nginx %}
+    - require:
+      - service: django-nginx-service-running
+{%-       endif %}
 
 {{ id }}-web-reload-after-rollback-cmd-run:
   cmd.run:
     - name: systemctl reload {{ p.web_unit }}{% for role, unit, template, extra in units if role != "web" %} && systemctl try-restart {{ unit }}{% endfor %}
     - onfail:
       - sparks_django: {{ id }}-web-sparks-django-healthy
-{%-     endif %}
 
 {%-     if p.web.nginx %}
 {%-       do nginx_sites.append(id) %}

@@ -39,12 +39,17 @@ CLI examples::
     salt-call sparks_django.rollback /srv/app
 """
 
+import http.client
 import json
 import logging
 import os
 import re
 import shlex
 import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -781,15 +786,18 @@ def rollback(root, test=False):
 
 def prune_releases(root, keep=5, test=False):
     """
-    Delete the oldest releases so that at most ``keep`` remain; ``current`` and ``previous`` are never
-    deleted. Return the list of release ids deleted (or that would be, with ``test=True``).
+    Delete the oldest complete releases so that at most ``keep`` remain (failed attempts are removed
+    when they fail, and an unfinished one does not count); ``current`` and ``previous`` are never
+    deleted. Shared paths are symlinks in a release: deleting it leaves ``<root>/shared`` alone.
+    Return the list of release ids deleted (or that would be, with ``test=True``).
     """
     keep = int(keep)
     if keep < 2:
         raise SaltInvocationError("keep must be at least 2 (current and previous)")
     info = list_releases(root)
     protected = {info["current"], info["previous"]} - {None}
-    releases = info["releases"]
+    # Only complete releases count: an unfinished one is rebuilt from nothing by the next attempt.
+    releases = [entry for entry in info["releases"] if entry["complete"]]
     surplus = len(releases) - keep
     doomed = []
     for entry in releases:  # oldest first
@@ -814,3 +822,206 @@ def write_release_metadata(root, release, metadata):
         json.dump(record, handle, indent=2, sort_keys=True)
     os.replace(temporary, marker)
     return record
+
+
+# --------------------------------------------------------------------------------------------------
+# Health: an HTTP check that sends the site's own Host, and a candidate release served on its own socket
+# --------------------------------------------------------------------------------------------------
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (gunicorn's ``unix:`` binds)."""
+
+    def __init__(self, socket_path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def http_status(address, path="/", host=None, https=False, timeout=5):
+    """
+    Status of one GET of ``path`` at ``address`` (``host:port`` or ``unix:/path/to.sock``), with ``host``
+    as the Host header and ``X-Forwarded-Proto: https`` when ``https``. Redirects are not followed: a
+    redirect is an answer (< 400), as nginx would pass it on. Return ``{status, reason}``; ``status`` is
+    None when nothing answered.
+
+    CLI example: ``salt-call sparks_django.http_status 127.0.0.1:80 /health/ host=www.example.org``
+    """
+    address = str(address)
+    if address.startswith("unix:"):
+        connection = _UnixHTTPConnection(address[len("unix:") :], timeout)
+    else:
+        connection = http.client.HTTPConnection(address, timeout=timeout)
+    headers = {"User-Agent": "sparks-health-check"}
+    if host:
+        headers["Host"] = str(host)
+    if https:
+        headers["X-Forwarded-Proto"] = "https"
+    try:
+        connection.request("GET", path or "/", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return {"status": response.status, "reason": f"HTTP {response.status}"}
+    except (OSError, http.client.HTTPException) as exc:
+        return {"status": None, "reason": str(exc) or exc.__class__.__name__}
+    finally:
+        connection.close()
+
+
+def wait_healthy(address, path="/", host=None, https=False, timeout=30):
+    """Poll ``http_status`` until it answers below 400 or ``timeout`` seconds passed; return the last answer."""
+    deadline = time.monotonic() + float(timeout)
+    while True:
+        answer = http_status(address, path=path, host=host, https=https)
+        if answer["status"] is not None and answer["status"] < 400:
+            answer["healthy"] = True
+            return answer
+        if time.monotonic() >= deadline:
+            answer["healthy"] = False
+            return answer
+        time.sleep(0.5)
+
+
+def candidate_health(wsgi_module, path="/", host=None, https=False, health_timeout=30, worker_timeout=30, **kwargs):
+    """
+    Serve the release in ``project_dir``/``virtualenv`` with its own gunicorn on a private unix socket
+    (next to the virtualenv; the live site keeps its own bind), GET ``path`` as ``wait_healthy`` does,
+    then stop that gunicorn. Return ``{healthy, status, reason, log}``: ``log`` is the tail of the
+    candidate's output, secrets masked.
+    """
+    context = _split_context(kwargs, "candidate_health")
+    release_dir = os.path.dirname(os.path.normpath(context["virtualenv"]))
+    sock = os.path.join(release_dir, "candidate.sock")
+    if os.path.lexists(sock):
+        os.unlink(sock)
+    env = _environment(context)
+    secrets = _secret_values(env)
+    argv = [
+        _python_for(context),
+        "-m",
+        "gunicorn",
+        "--chdir",
+        context["project_dir"],
+        "--bind",
+        f"unix:{sock}",
+        "--workers",
+        "1",
+        "--timeout",
+        str(worker_timeout),
+        "--access-logfile",
+        "-",
+        f"{wsgi_module}:application",
+    ]
+    user = context.get("runas")
+    process_env = {"PATH": os.defpath, "LANG": "C.UTF-8"}
+    if user:
+        import pwd  # pylint: disable=import-outside-toplevel
+
+        entry = pwd.getpwnam(user)
+        process_env.update(HOME=entry.pw_dir, USER=user, LOGNAME=user)
+    process_env.update(env)
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            argv,
+            cwd=context["project_dir"],
+            env=process_env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            user=user,
+            group=entry.pw_gid if user else None,
+            extra_groups=[] if user and os.geteuid() == 0 else None,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + float(health_timeout)
+            while True:
+                if process.poll() is not None:
+                    answer = {"status": None, "reason": f"gunicorn exited with code {process.returncode}"}
+                    break
+                answer = http_status(f"unix:{sock}", path=path, host=host, https=https)
+                if answer["status"] is not None and (answer["status"] < 400 or time.monotonic() >= deadline):
+                    break
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            if os.path.lexists(sock):
+                os.unlink(sock)
+        output.seek(0)
+        log_text = output.read().decode("utf-8", "replace")[-8000:]
+    answer["healthy"] = answer["status"] is not None and answer["status"] < 400
+    answer["log"] = _redact(log_text, secrets)
+    return answer
+
+
+# --------------------------------------------------------------------------------------------------
+# Failed releases: <root>/failed/<id>.json (why) and <id>.log (what it printed); the release itself is removed
+# --------------------------------------------------------------------------------------------------
+
+
+def _failure_paths(root, release):
+    release_paths(root, release)  # validates the id
+    base = os.path.join(root, "failed", str(release))
+    return base + ".json", base + ".log"
+
+
+def release_failure(root, release):
+    """The failure record of ``release`` (``{release, rev, commit, step, reason, failed_at}``), or None."""
+    record, _ = _failure_paths(root, release)
+    try:
+        with open(record, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def record_failure(root, release, step, reason, log_text="", rev=None, commit=None):
+    """
+    Record ``release`` as failed at ``step`` and remove its directory (unless it is ``current`` or ``previous``); the
+    log stays in ``<root>/failed/<release>.log``. Return the record.
+    """
+    record_path, log_path = _failure_paths(root, release)
+    os.makedirs(os.path.dirname(record_path), mode=0o750, exist_ok=True)
+    record = {
+        "release": str(release),
+        "rev": rev,
+        "commit": commit,
+        "step": step,
+        "reason": reason[-2000:],
+        "failed_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+    with open(log_path, "w", encoding="utf-8") as handle:
+        handle.write(f"{step} failed: {reason}\n\n{log_text}")
+    temporary = record_path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, sort_keys=True)
+    os.replace(temporary, record_path)
+    paths = release_paths(root, release)
+    # `current` and `previous` stay: one serves, the other is what a rollback goes back to.
+    if str(release) not in (_link_release(paths["current"]), _link_release(paths["previous"])) and os.path.isdir(
+        paths["release"]
+    ):
+        shutil.rmtree(paths["release"])
+    return record
+
+
+def clear_failure(root, release):
+    """Forget that ``release`` failed (pillar ``retry``, or before it is tried again). Return True if it had."""
+    found = False
+    for path in _failure_paths(root, release):
+        if os.path.lexists(path):
+            os.unlink(path)
+            found = True
+    return found

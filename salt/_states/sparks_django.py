@@ -59,9 +59,7 @@ import logging
 import os
 import re
 import shutil
-import time
-import urllib.error
-import urllib.request
+import urllib.parse
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -256,7 +254,11 @@ def superuser_present(name, project_dir, email=None, password=None, database="de
 
 
 class _StepFailed(Exception):
-    """A deploy step failed; the message is the reason shown in the state's comment."""
+    """A deploy step failed; the message is the reason shown in the state's comment (args[1]: a log)."""
+
+    @property
+    def log(self):
+        return self.args[1] if len(self.args) > 1 else ""
 
 
 def _run_step(step, argv, project_dir, **context):
@@ -373,6 +375,7 @@ def _make_venv(paths, options):
             argv += ["-r", requirement_file]
         argv += list(options["pip_args"] or [])
         _run_step("pip install", argv, paths["src"], runas=runas, timeout=timeout)
+    _install_app_server(paths, options)
 
 
 def _stale_venvs(root, releases, python):
@@ -412,6 +415,7 @@ def _build_release(root, release, paths, options, project):
     commit = _fetch_code(options["source"], options["rev"], paths, runas, timeout)
     if options["resolved_commit"] and commit and commit != options["resolved_commit"]:
         raise _StepFailed(f"{options['rev']} resolved to {options['resolved_commit']} but the clone has {commit}")
+    _link_shared_paths(root, paths["src"], options["shared_paths"], runas)
     _make_venv(paths, options)
     if options["collectstatic"]:
         _call_step("collectstatic", "sparks_django.collectstatic", **project)
@@ -423,27 +427,103 @@ def _build_release(root, release, paths, options, project):
     return commit
 
 
+def _shared_path(root, relative):
+    """``<root>/shared/<relative>`` for a path inside the code; anything leaving the code is refused."""
+    parts = str(relative).strip("/").split("/")
+    if not relative or str(relative).startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise SaltInvocationError(f"shared_paths: {relative!r} must be a relative path inside the code")
+    return os.path.join(root, "shared", *parts)
+
+
+def _link_shared_paths(root, src, shared_paths, runas):
+    """
+    Each shared path of the code becomes a symlink into ``<root>/shared`` (created on first use, owned by
+    ``runas``). What the code ships at that path is not kept: the shared copy is the live one.
+    """
+    for relative in shared_paths:
+        shared = _shared_path(root, relative)
+        if not os.path.isdir(shared):
+            missing = shared
+            while not os.path.isdir(os.path.dirname(missing)):
+                missing = os.path.dirname(missing)
+            os.makedirs(shared)
+            for directory in [shared, *_parents_down_to(shared, missing)]:
+                _chown(directory, runas)
+        link = os.path.join(src, *str(relative).strip("/").split("/"))
+        if os.path.islink(link) or os.path.isfile(link):
+            os.unlink(link)
+        elif os.path.isdir(link):
+            shutil.rmtree(link)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(shared, link)
+        if runas and os.geteuid() == 0:
+            os.lchown(link, *_uid_gid(runas))
+
+
+def _parents_down_to(path, top):
+    """The directories from ``path``'s parent up to ``top``, all just created."""
+    parents = []
+    while os.path.normpath(path) != os.path.normpath(top):
+        path = os.path.dirname(path)
+        parents.append(path)
+    return parents
+
+
+def _install_app_server(paths, options):
+    """gunicorn (unless the requirements brought it) and the pillar's extra requirements, in the release venv."""
+    python = os.path.join(paths["venv"], "bin", "python")
+    packages = list(options.get("extra_requirements") or [])
+    if options.get("gunicorn"):
+        probe = __salt__["sparks_django.run_program"](
+            [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('gunicorn') is None)"],
+            project_dir=paths["src"],
+            runas=options["runas"],
+        )
+        if probe["retcode"] != 0:
+            packages.insert(0, options["gunicorn"])
+    if packages:
+        argv = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages]
+        argv += list(options["pip_args"] or [])
+        _run_step("pip install (app server)", argv, paths["src"], runas=options["runas"], timeout=options["timeout"])
+
+
+def _health_gate(options, project):
+    """The candidate, served on its own socket, must answer ``health_check_path`` below 400."""
+    gate = options["health_gate"]
+    answer = __salt__["sparks_django.candidate_health"](
+        gate["wsgi_module"],
+        path=gate.get("path") or "/",
+        host=gate.get("host") or None,
+        https=bool(gate.get("https")),
+        health_timeout=options["health_check_timeout"],
+        worker_timeout=gate.get("worker_timeout") or 30,
+        **project,
+    )
+    if not answer["healthy"]:
+        host = gate.get("host") or "localhost"
+        raise _StepFailed(
+            f"health check of the candidate (GET {gate.get('path') or '/'} with Host {host}"
+            f"{', X-Forwarded-Proto https' if gate.get('https') else ''}) failed: {answer['reason']}",
+            answer["log"],
+        )
+
+
 def _health_check(options, project):
-    """Run the health-check command and/or poll the URL; raise _StepFailed when unhealthy."""
+    """Run the health-check command and/or poll the URL (redirects not followed); raise _StepFailed when unhealthy."""
     if options["health_check_cmd"]:
         _run_step("health check command", options["health_check_cmd"], **project)
     url = options["health_check_url"]
     if url:
-        deadline = time.monotonic() + float(options["health_check_timeout"])
-        reason = "no attempt"
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:  # nosec: operator-given URL
-                    if response.status < 400:
-                        return
-                    reason = f"HTTP {response.status}"
-            except urllib.error.HTTPError as exc:
-                reason = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                reason = str(getattr(exc, "reason", exc))
-            if time.monotonic() >= deadline:
-                raise _StepFailed(f"health check of {url} failed: {reason}")
-            time.sleep(1)
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "http" or not parts.netloc:
+            raise _StepFailed(f"health check URL {url} must be http://host[:port]/path")
+        answer = __salt__["sparks_django.wait_healthy"](
+            parts.netloc,
+            path=parts.path + (f"?{parts.query}" if parts.query else "") or "/",
+            timeout=options["health_check_timeout"],
+        )
+        if not answer["healthy"]:
+            raise _StepFailed(f"health check of {url} failed: {answer['reason']}")
 
 
 def release_deployed(
@@ -465,6 +545,11 @@ def release_deployed(
     health_check_cmd=None,
     health_check_url=None,
     health_check_timeout=30,
+    health_gate=None,
+    gunicorn=None,
+    extra_requirements=None,
+    shared_paths=None,
+    retry=False,
     settings_module=None,
     env_file=None,
     env=None,
@@ -500,9 +585,28 @@ def release_deployed(
         Run after the switch (the command in the project context, the URL polled for up to
         ``health_check_timeout`` seconds); on failure ``current`` is switched back.
 
-    Steps: build (code, venv, requirements, collectstatic, compilemessages) -> check --deploy ->
-    migrate -> switch ``current`` -> health check -> prune. If any step fails, ``current`` is left on
-    (or switched back to) the release it was on and the state fails with the reason.
+    health_gate
+        ``{wsgi_module, path, host, https, worker_timeout}``: before the switch, the candidate is served
+        by its own gunicorn on a private unix socket (the live one keeps serving) and ``GET path`` with
+        ``Host: host`` (and ``X-Forwarded-Proto: https`` when ``https``) must answer below 400 within
+        ``health_check_timeout`` seconds; redirects are answers, not followed.
+    gunicorn
+        A requirement (``gunicorn==23.0.0``) installed into the release's venv unless its requirements
+        already provide gunicorn; empty: none.
+    extra_requirements
+        Requirement specifiers installed into the release's venv after its requirements files.
+    shared_paths
+        Paths inside the code (``media``, ``proj/media``, ``logs``) that are symlinks from every release
+        to ``<name>/shared/<path>``: created on first use, never deleted by a release, prune or rollback.
+    retry
+        A release that failed (build, check, migrations or health) is recorded in ``<name>/failed/``
+        and every later run fails at once naming it, without rebuilding; ``retry=True`` (or a new rev)
+        tries it again.
+
+    Steps: build (code, shared paths, venv, requirements, gunicorn, collectstatic, compilemessages)
+    -> check --deploy -> migrate -> health gate -> switch ``current`` -> health check -> prune. If any
+    step fails, ``current`` is left on (or switched back to) the release it was on, the attempt is
+    recorded as failed and removed (its log kept), and the state fails with the reason.
 
     ``changes`` (empty when the release is already current and built):
     ``built: {release, commit}`` when the release was built, ``migrations: [labels]`` when migrations
@@ -528,12 +632,26 @@ def release_deployed(
         "health_check_timeout": health_check_timeout,
         "resolved_commit": None,
         "project_subdir": project_subdir,
+        "health_gate": health_gate or None,
+        "gunicorn": gunicorn or "",
+        "extra_requirements": [extra_requirements] if isinstance(extra_requirements, str) else extra_requirements,
+        "shared_paths": [shared_paths] if isinstance(shared_paths, str) else list(shared_paths or []),
+        "retry": bool(retry),
     }
     if check_deploy is None:
         check_deploy = environment == "production"
     if keep is not None and (not str(keep).isdigit() or int(keep) < 2):
         # Checked now: failing after the switch would report a failure for a deploy that happened.
         ret.update(result=False, comment="keep must be at least 2 (current and previous), or None")
+        return ret
+    try:
+        for relative in options["shared_paths"]:
+            _shared_path(name, relative)
+    except SaltInvocationError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if health_gate and not health_gate.get("wsgi_module"):
+        ret.update(result=False, comment="health_gate needs wsgi_module")
         return ret
     local_source = source[len("file://") :] if str(source).startswith("file://") else str(source)
     if release is None and os.path.isdir(local_source) and not os.path.exists(os.path.join(local_source, ".git")):
@@ -584,6 +702,20 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
             ret.update(result=False, comment=f"{link} exists and is not a symlink: move it out of the way first")
             return ret
     info = __salt__["sparks_django.list_releases"](root)
+    # Checked first, even when it is current: a failed release never passes for a deployed one, and a
+    # scheduled run does not rebuild (and re-dump, re-migrate) it every time.
+    failure = __salt__["sparks_django.release_failure"](root, release)
+    if failure is not None and not options["retry"]:
+        named = f" ({failure['rev']})" if failure.get("rev") else ""
+        ret.update(
+            result=False,
+            comment=(
+                f"Release {release}{named} failed at {failure.get('step')} on "
+                f"{failure.get('failed_at')}: {failure.get('reason')} -- current stays {info['current']}; deploy a "
+                f"new rev, or set retry: true to try this one again (log: {root}/failed/{release}.log)"
+            ),
+        )
+        return ret
     metadata = __salt__["sparks_django.release_metadata"](root, release)
     if metadata is not None and (metadata.get("source"), metadata.get("rev")) != (
         options["source"],
@@ -597,7 +729,7 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
             ),
         )
         return ret
-    if info["current"] == release and metadata is not None:
+    if info["current"] == release and metadata is not None and failure is None:
         # Current only while its venv works: a distribution upgrade replaces the Python it was built with.
         stale = _stale_venvs(root, [release], options["python"])
         if not stale:
@@ -632,31 +764,52 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     if __opts__["test"]:
         steps = [] if metadata else ["build"]
         steps += (["check --deploy"] if check_deploy else []) + (["migrate"] if migrate else [])
-        steps += ["switch current"] + (
-            ["health check"] if options["health_check_cmd"] or options["health_check_url"] else []
-        )
+        steps += (["health gate"] if options["health_gate"] else []) + ["switch current"]
+        steps += ["health check"] if options["health_check_cmd"] or options["health_check_url"] else []
+        retrying = f" (retrying after it failed at {failure.get('step')})" if failure else ""
         ret.update(
             result=None,
             changes={"current": {"old": info["current"], "new": release}},
-            comment=f"Release {release} would be deployed: {', '.join(steps)}",
+            comment=f"Release {release} would be deployed{retrying}: {', '.join(steps)}",
         )
         return ret
 
+    if failure is not None:
+        __salt__["sparks_django.clear_failure"](root, release)
     changes = {}
+
+    def failed(step, exc, where):
+        __salt__["sparks_django.record_failure"](
+            root,
+            release,
+            step,
+            str(exc),
+            log_text=exc.log if isinstance(exc, _StepFailed) else "",
+            rev=options["rev"],
+            commit=options["resolved_commit"] or (metadata or {}).get("commit"),
+        )
+        ret.update(
+            result=False,
+            changes=changes,
+            comment=f"Release {release} {where}, recorded as failed (log: {root}/failed/{release}.log): {exc}",
+        )
+        return ret
+
     if metadata is None:
         try:
             commit = _build_release(root, release, paths, options, project)
         except _StepFailed as exc:
-            ret.update(result=False, comment=f"Release {release} not built, current stays {info['current']}: {exc}")
-            return ret
+            return failed("build", exc, f"not built, current stays {info['current']}")
         __salt__["sparks_django.write_release_metadata"](
             root, release, {"source": options["source"], "rev": options["rev"], "commit": commit}
         )
         changes["built"] = {"release": release, "commit": commit}
 
+    step = "check --deploy"
     try:
         if check_deploy:
             _call_step("check --deploy", "sparks_django.check", deploy=True, fail_level=check_fail_level, **project)
+        step = "migrate"
         if migrate:
             pending = _call_step("migration plan", "sparks_django.pending_migrations", **project)
             try:
@@ -672,13 +825,11 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
                 raise _StepFailed(f"migrate failed: {exc}") from exc
             if pending:
                 changes["migrations"] = pending
-    except _StepFailed as exc:
-        ret.update(
-            result=False,
-            changes=changes,
-            comment=f"Release {release} not switched to, current stays {info['current']}: {exc}",
-        )
-        return ret
+        step = "health gate"
+        if options["health_gate"]:
+            _health_gate(options, project)
+    except (_StepFailed, CommandExecutionError) as exc:
+        return failed(step, exc, f"not switched to, current stays {info['current']}")
 
     switched = __salt__["sparks_django.switch_release"](root, release)
     try:
@@ -689,12 +840,11 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
             if info["previous"] is None and os.path.islink(paths["previous"]):
                 # There was no previous release before this attempt: do not leave the failed one there.
                 os.unlink(paths["previous"])
-            where = f"current switched back to {switched['old']}"
+            where = f"unhealthy, current switched back to {switched['old']}"
         else:
             os.unlink(paths["current"])
-            where = "current removed (there was no earlier release)"
-        ret.update(result=False, changes=changes, comment=f"Release {release} unhealthy, {where}: {exc}")
-        return ret
+            where = "unhealthy, current removed (there was no earlier release)"
+        return failed("health check", exc, where)
     changes["current"] = switched
     if keep is not None:
         pruned = __salt__["sparks_django.prune_releases"](root, keep=int(keep))
@@ -789,6 +939,10 @@ def healthy(
     health_check_url=None,
     health_check_timeout=30,
     rollback_on_failure=True,
+    address=None,
+    path="/",
+    host=None,
+    https=False,
     settings_module=None,
     env_file=None,
     env=None,
@@ -801,20 +955,25 @@ def healthy(
 
     name
         Project root (the one given to ``release_deployed``).
+    address / path / host / https
+        ``GET path`` at ``address`` (``host:port`` of nginx or gunicorn, or ``unix:/path.sock``) with
+        ``Host: host`` (and ``X-Forwarded-Proto: https``) must answer below 400 within
+        ``health_check_timeout`` seconds; redirects are not followed.
     health_check_cmd / health_check_url
         As in ``release_deployed``: the command runs in ``<name>/current/src`` with the release's
         virtualenv and environment; the URL is polled until it answers below 400 or the timeout ends.
     rollback_on_failure
         When unhealthy, switch ``current`` back to ``previous`` (then reload again from the formula,
-        e.g. with ``onfail`` on this state).
+        e.g. with ``onfail`` on this state). Either way the release is recorded as failed, so the next
+        ``release_deployed`` of it fails at once instead of reporting it deployed.
 
     ``changes``: ``current: {old, new}`` when it rolled back. The result is False whenever the check
     failed, rolled back or not. In test mode nothing is checked (a dry run must not probe a service
     that has not been reloaded) and the result is None when a check is configured.
     """
     ret = _ret(name)
-    if not health_check_cmd and not health_check_url:
-        ret.update(result=False, comment="Give health_check_cmd and/or health_check_url")
+    if not health_check_cmd and not health_check_url and not address:
+        ret.update(result=False, comment="Give address, health_check_cmd and/or health_check_url")
         return ret
     info = __salt__["sparks_django.list_releases"](name)
     if info["current"] is None:
@@ -840,22 +999,44 @@ def healthy(
     }
     try:
         _health_check(options, project)
+        if address:
+            answer = __salt__["sparks_django.wait_healthy"](
+                address, path=path, host=host, https=https, timeout=health_check_timeout
+            )
+            if not answer["healthy"]:
+                raise _StepFailed(f"GET {path} at {address} with Host {host or address} failed: {answer['reason']}")
     except (_StepFailed, CommandExecutionError) as exc:
+        release = info["current"]
+        metadata = __salt__["sparks_django.release_metadata"](name, release) or {}
         if not rollback_on_failure:
-            ret.update(result=False, comment=f"Release {info['current']} is unhealthy: {exc}")
+            __salt__["sparks_django.record_failure"](
+                name, release, "live health check", str(exc), rev=metadata.get("rev"), commit=metadata.get("commit")
+            )
+            ret.update(result=False, comment=f"Release {release} is unhealthy, recorded as failed: {exc}")
             return ret
         try:
             switched = __salt__["sparks_django.rollback"](name)
         except CommandExecutionError as rollback_error:
+            # Nothing to go back to (a first release): it stops being current all the same.
+            os.unlink(os.path.join(name, "current"))
+            __salt__["sparks_django.record_failure"](
+                name, release, "live health check", str(exc), rev=metadata.get("rev"), commit=metadata.get("commit")
+            )
             ret.update(
                 result=False,
-                comment=f"Release {info['current']} is unhealthy ({exc}) and cannot be rolled back: {rollback_error}",
+                changes={"current": {"old": release, "new": None}},
+                comment=f"Release {release} is unhealthy ({exc}), recorded as failed and no longer current: "
+                f"{rollback_error}",
             )
             return ret
+        __salt__["sparks_django.record_failure"](
+            name, release, "live health check", str(exc), rev=metadata.get("rev"), commit=metadata.get("commit")
+        )
         ret.update(
             result=False,
             changes={"current": switched},
-            comment=f"Release {switched['old']} is unhealthy, rolled back to {switched['new']}: {exc}",
+            comment=f"Release {switched['old']} is unhealthy, rolled back to {switched['new']}, recorded as "
+            f"failed: {exc}",
         )
         return ret
     ret["comment"] = f"Release {info['current']} is healthy"

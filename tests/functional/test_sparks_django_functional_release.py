@@ -129,6 +129,12 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert "current" not in broken.changes
     assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
     assert _served_text(module, root, django_install) == "v2: hello"
+    # Recorded as failed and removed, its log kept; the next run fails at once without rebuilding.
+    assert not (root / "releases" / "v3").exists()
+    assert "broken on purpose" in (root / "failed" / "v3.log").read_text()
+    again = deploy("v3")
+    assert again.result is False and again.changes == {}
+    assert "Release v3 (v3) failed at migrate" in again.comment and "retry" in again.comment
 
     # Roll back to v1 (test=True first).
     preview = states.rolled_back(name=str(root), test=True)
@@ -149,9 +155,11 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert "check --deploy failed" in checked.comment
     assert "security.W" in checked.comment
     assert _current(root) == "releases/v1"
+    assert (root / "releases" / "v2").exists()  # a failed attempt is removed, but not `previous`
 
-    # v2 with a failing health check: switched, then switched back (and `previous` restored).
-    unhealthy = deploy("v2", health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
+    # v2 again with `retry`, and a failing health check: switched, then switched back (and `previous`
+    # restored).
+    unhealthy = deploy("v2", retry=True, health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
     assert unhealthy.result is False
     assert "unhealthy" in unhealthy.comment and "switched back to v1" in unhealthy.comment
     assert "built" not in unhealthy.changes
@@ -165,13 +173,13 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
         "--command",
         "from django.test import Client; assert Client().get('/').status_code == 200",
     ]
-    final = deploy("v2", health_check_cmd=healthy_check, keep=2)
+    final = deploy("v2", retry=True, health_check_cmd=healthy_check, keep=2)
     assert final.result is True, final.comment
-    assert "built" not in final.changes
     assert final.changes["current"] == {"old": "v1", "new": "v2"}
-    assert final.changes["pruned"] == ["v3"]
+    assert "pruned" not in final.changes  # the failed v3 does not count against keep
     assert sorted(p.name for p in (root / "releases").iterdir()) == ["v1", "v2"]
     assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
+    assert not (root / "failed" / "v2.json").exists()
 
     # A release id is immutable: the same id from another revision is refused.
     reused = deploy("v2", rev="v1")

@@ -6,10 +6,14 @@ import urllib.error
 import urllib.request
 
 
-def get(target, path="/", port=80, timeout=10):
-    """(status, body) of an HTTP GET from the host through the target's nginx."""
+def get(target, path="/", port=80, timeout=10, host=None, data=None):
+    """(status, body) of an HTTP GET (a POST with ``data``) from the host through the target's nginx; ``host``: the
+    Host header (a site's real name), else the target's address."""
+    request = urllib.request.Request(f"http://{target.address}:{port}{path}", data=data)
+    if host:
+        request.add_header("Host", host)
     try:
-        with urllib.request.urlopen(f"http://{target.address}:{port}{path}", timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -18,9 +22,9 @@ def get(target, path="/", port=80, timeout=10):
 class RequestLoop(threading.Thread):
     """GET / in a loop from the host while a deploy runs: at most ``limit`` requests, stopped by ``stop()``."""
 
-    def __init__(self, target, limit=2000, pause=0.05):
+    def __init__(self, target, limit=2000, pause=0.05, host=None):
         super().__init__(daemon=True)
-        self.target, self.limit, self.pause = target, limit, pause
+        self.target, self.limit, self.pause, self.host = target, limit, pause, host
         self.bodies, self.failures = [], []
         self.answers = []  # (time.monotonic(), body) of every good answer
         self._stop_event = threading.Event()
@@ -28,7 +32,7 @@ class RequestLoop(threading.Thread):
     def run(self):
         while len(self.bodies) + len(self.failures) < self.limit and not self._stop_event.is_set():
             try:
-                status, body = get(self.target)
+                status, body = get(self.target, host=self.host)
                 if status == 200:
                     self.bodies.append(body)
                     self.answers.append((time.monotonic(), body))
@@ -47,9 +51,9 @@ class RequestLoop(threading.Thread):
         return len(self.bodies) + len(self.failures)
 
 
-def under_load(target, action):
-    """Run ``action()`` while the host sends requests; returns (its result, the loop)."""
-    loop = RequestLoop(target)
+def under_load(target, action, host=None):
+    """Run ``action()`` while the host sends requests (with ``host`` as Host); returns (its result, the loop)."""
+    loop = RequestLoop(target, host=host)
     loop.start()
     time.sleep(1)
     try:

@@ -3,9 +3,12 @@ Unit tests of salt/_modules/sparks_django.py: command lines, environment, parsin
 No Django, no root, no network: cmd.run_all is a mock.
 """
 
+import http.server
 import json
 import os
 import pathlib
+import socketserver
+import threading
 from unittest.mock import MagicMock
 
 import pytest
@@ -371,3 +374,71 @@ def test_switch_refuses_an_incomplete_release_and_bad_ids(tmp_path):
         sparks_django.release_paths(str(tmp_path), "../escape")
     with pytest.raises(CommandExecutionError, match="No complete previous release"):
         sparks_django.rollback(str(tmp_path))
+
+
+# --------------------------------------------------------------------------------------------------
+# http_status: the site's Host, X-Forwarded-Proto, redirects not followed, TCP and unix sockets
+# --------------------------------------------------------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.seen.append((self.path, self.headers.get("Host"), self.headers.get("X-Forwarded-Proto")))
+        self.send_response(302)
+        self.send_header("Location", "https://www.example.org/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def _serving(server):
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_http_status_sends_the_host_and_does_not_follow_redirects():
+    _Recorder.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _serving(server)
+    try:
+        answer = sparks_django.http_status(
+            f"127.0.0.1:{server.server_port}", "/health/", host="www.example.org", https=True
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer == {"status": 302, "reason": "HTTP 302"}
+    assert _Recorder.seen == [("/health/", "www.example.org", "https")]
+
+
+def test_http_status_over_a_unix_socket(tmp_path):
+    _Recorder.seen = []
+
+    class Handler(_Recorder):
+        def address_string(self):
+            return "unix"
+
+    path = str(tmp_path / "g.sock")
+    server = _UnixServer(path, Handler)
+    _serving(server)
+    try:
+        answer = sparks_django.http_status(f"unix:{path}", "/", host="secure.example.org")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer["status"] == 302
+    assert _Recorder.seen == [("/", "secure.example.org", None)]
+
+
+def test_http_status_when_nothing_listens(tmp_path):
+    answer = sparks_django.http_status(f"unix:{tmp_path / 'none.sock'}", "/")
+    assert answer["status"] is None and answer["reason"]

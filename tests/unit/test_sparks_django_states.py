@@ -25,6 +25,10 @@ RELEASE_FUNCTIONS = (
     "rollback",
     "prune_releases",
     "write_release_metadata",
+    "release_failure",
+    "record_failure",
+    "clear_failure",
+    "wait_healthy",
 )
 
 
@@ -393,16 +397,14 @@ def test_unhealthy_release_is_switched_back(root, salt_mocks):
 
 
 def test_health_check_url(root):
-    response = MagicMock(status=200)
-    response.__enter__.return_value = response
-    with patch.object(states.urllib.request, "urlopen", return_value=response) as urlopen:
+    with patch.object(module, "http_status", return_value={"status": 200, "reason": "HTTP 200"}) as status:
         ret = _deploy(root, "v1", health_check_url="http://127.0.0.1:8000/health")
     assert ret["result"] is True
-    urlopen.assert_called_once()
+    status.assert_called_once_with("127.0.0.1:8000", path="/health", host=None, https=False)
 
     with (
-        patch.object(states.urllib.request, "urlopen", side_effect=OSError("connection refused")),
-        patch.object(states.time, "sleep"),
+        patch.object(module, "http_status", return_value={"status": None, "reason": "connection refused"}),
+        patch.object(module.time, "sleep"),
     ):
         ret = _deploy(root, "v2", health_check_url="http://127.0.0.1:8000/health", health_check_timeout=0)
     assert ret["result"] is False
@@ -538,3 +540,124 @@ def test_keep_is_validated_before_anything_happens(root, salt_mocks):
     assert ret["result"] is False and "keep must be at least 2" in ret["comment"]
     salt_mocks["sparks_django.run_program"].assert_not_called()
     assert _deploy(root, "v1", keep=None)["result"] is True
+
+
+# ------------------------------------------------------------------------------------------------
+# The app server, shared paths, the health gate, failed releases
+# ------------------------------------------------------------------------------------------------
+
+
+def _programs(salt_mocks):
+    return [call.args[0] for call in salt_mocks["sparks_django.run_program"].call_args_list]
+
+
+def test_gunicorn_and_extra_requirements_go_into_the_venv(root, salt_mocks):
+    def no_gunicorn(argv, project_dir, **context):
+        if argv[1:2] == ["-c"] and "gunicorn" in argv[2]:
+            return {"retcode": 1, "stdout": "", "stderr": "", "argv": argv}
+        return _fake_run_program(argv, project_dir, **context)
+
+    salt_mocks["sparks_django.run_program"].side_effect = no_gunicorn
+    ret = _deploy(root, "v1", gunicorn="gunicorn==23.0.0", extra_requirements=["sentry-sdk==2.19.0"])
+    assert ret["result"] is True, ret["comment"]
+    pips = [argv for argv in _programs(salt_mocks) if "pip" in argv]
+    assert pips[-1][-2:] == ["gunicorn==23.0.0", "sentry-sdk==2.19.0"]
+
+
+def test_gunicorn_from_the_requirements_is_not_installed_again(root, salt_mocks):
+    def has_gunicorn(argv, project_dir, **context):
+        if argv[1:2] == ["-c"] and "gunicorn" in argv[2]:
+            return {"retcode": 0, "stdout": "", "stderr": "", "argv": argv}
+        return _fake_run_program(argv, project_dir, **context)
+
+    salt_mocks["sparks_django.run_program"].side_effect = has_gunicorn
+    assert _deploy(root, "v1", gunicorn="gunicorn==23.0.0")["result"] is True
+    assert not any("gunicorn==23.0.0" in argv for argv in _programs(salt_mocks))
+
+
+def test_shared_paths_are_symlinks_into_shared(root):
+    assert _deploy(root, "v1", shared_paths=["media", "proj/logs"])["result"] is True
+    src = root / "releases" / "v1" / "src"
+    assert os.readlink(src / "media") == str(root / "shared" / "media")
+    assert os.readlink(src / "proj" / "logs") == str(root / "shared" / "proj" / "logs")
+    (root / "shared" / "media" / "upload.txt").write_text("kept")
+    assert _deploy(root, "v2", shared_paths=["media"], keep=2)["result"] is True
+    assert _deploy(root, "v3", shared_paths=["media"], keep=2)["result"] is True
+    assert not (root / "releases" / "v1").exists()  # pruned: the link went, the shared file stays
+    assert (root / "shared" / "media" / "upload.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize("bad", ["/etc", "../up", "a/../../b", ""])
+def test_shared_path_outside_the_code_is_refused(root, salt_mocks, bad):
+    ret = _deploy(root, "v1", shared_paths=[bad])
+    assert ret["result"] is False and "shared_paths" in ret["comment"]
+    assert not (root / "releases").exists()
+
+
+GATE = {"wsgi_module": "app.wsgi", "path": "/health/", "host": "www.example.org", "https": True}
+
+
+def test_health_gate_runs_before_the_switch(root, salt_mocks):
+    answers = iter([{"healthy": True, "status": 200, "reason": "HTTP 200", "log": ""}])
+
+    def candidate(wsgi_module, **kwargs):
+        assert not (root / "current").exists()  # checked before the switch
+        assert (wsgi_module, kwargs["path"], kwargs["host"], kwargs["https"]) == (
+            "app.wsgi",
+            "/health/",
+            GATE["host"],
+            True,
+        )
+        return next(answers)
+
+    salt_mocks["sparks_django.candidate_health"] = MagicMock(side_effect=candidate)
+    assert _deploy(root, "v1", health_gate=GATE)["result"] is True
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_failed_gate_is_recorded_and_fails_fast_until_retry(root, salt_mocks):
+    salt_mocks["sparks_django.candidate_health"] = MagicMock(
+        return_value={"healthy": True, "status": 200, "reason": "HTTP 200", "log": ""}
+    )
+    assert _deploy(root, "v1", health_gate=GATE)["result"] is True
+    salt_mocks["sparks_django.candidate_health"].return_value = {
+        "healthy": False,
+        "status": 400,
+        "reason": "HTTP 400",
+        "log": "Invalid HTTP_HOST header",
+    }
+    failed = _deploy(root, "v2", health_gate=GATE)
+    assert failed["result"] is False and "HTTP 400" in failed["comment"] and "www.example.org" in failed["comment"]
+    assert os.readlink(root / "current") == "releases/v1"
+    assert not (root / "releases" / "v2").exists()
+    assert "Invalid HTTP_HOST header" in (root / "failed" / "v2.log").read_text()
+
+    salt_mocks["sparks_django.run_program"].reset_mock()
+    again = _deploy(root, "v2", health_gate=GATE)
+    assert again["result"] is False and again["changes"] == {}
+    assert "Release v2 (v2) failed at health gate" in again["comment"] and "retry" in again["comment"]
+    salt_mocks["sparks_django.run_program"].assert_not_called()  # nothing rebuilt
+
+    salt_mocks["sparks_django.candidate_health"].return_value = {
+        "healthy": True,
+        "status": 302,
+        "reason": "",
+        "log": "",
+    }
+    retried = _deploy(root, "v2", health_gate=GATE, retry=True)
+    assert retried["result"] is True, retried["comment"]
+    assert not (root / "failed" / "v2.json").exists()
+
+
+def test_a_failed_current_release_is_not_reported_as_deployed(root, salt_mocks):
+    assert _deploy(root, "v1")["result"] is True
+    module.record_failure(str(root), "v1", "live health check", "HTTP 502")
+    ret = _deploy(root, "v1")
+    assert ret["result"] is False and "failed at live health check" in ret["comment"]
+
+
+def test_prune_counts_only_complete_releases(root):
+    for release in ("v1", "v2", "v3"):
+        assert _deploy(root, release)["result"] is True
+    (root / "releases" / "unfinished").mkdir()
+    assert module.prune_releases(str(root), keep=3) == []

@@ -1,0 +1,31 @@
+"""
+The `gazette` project (tests/support/projects/gazette/: real files) as a git repository of four revisions: v1,
+v2, v3, and `broken` between v1 and v2, whose /health/ answers 500. Only gazette/version.py differs.
+"""
+
+import pathlib
+import shutil
+import subprocess
+
+from tests.support.django_projects import GIT
+
+PROJECT = pathlib.Path(__file__).resolve().parent / "projects" / "gazette"
+GAZETTE_REPO = "/srv/src/gazette.git"  # where tests/integration/test_django_gazette.py writes it in the target
+REVISIONS = {"v1": True, "broken": False, "v2": True, "v3": True}  # tag -> healthy, in commit order
+
+
+def make_gazette_repository(path):
+    """Write the repository under ``path``; returns the commit of each tag."""
+    path = pathlib.Path(path)
+    shutil.copytree(PROJECT, path, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([*GIT, "init", "--quiet", str(path)], check=True)
+    commits = {}
+    for tag, healthy in REVISIONS.items():
+        (path / "gazette" / "version.py").write_text(f'VERSION = "{tag}"\nHEALTHY = {healthy}\n')
+        subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"gazette {tag}"], check=True)
+        subprocess.run([*GIT, "-C", str(path), "tag", tag], check=True)
+        commits[tag] = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    return commits

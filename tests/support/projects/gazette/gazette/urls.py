@@ -1,0 +1,9 @@
+from django.urls import path
+
+from gazette import views
+
+urlpatterns = [
+    path("", views.index),
+    path("health/", views.health),
+    path("upload/<str:name>", views.upload),
+]

@@ -1,0 +1,2 @@
+VERSION = "v1"
+HEALTHY = True
