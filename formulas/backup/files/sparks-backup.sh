@@ -9,7 +9,7 @@
 set -euo pipefail
 umask 077
 cd /  # commands run as postgres must not start in root's home
-SPOOL=/var/backups/sparks PROFILE=sparks CLUSTER="" REDIS_PORT="" DATABASES=() PATHS=() MEDIA=()
+SPOOL=/var/backups/sparks PROFILE=sparks CLUSTER="" REDIS_PORT="" REDIS_CONF="" DATABASES=() PATHS=() MEDIA=()
 # shellcheck source=/dev/null
 . /etc/sparks/backup.conf
 
@@ -36,6 +36,14 @@ fi
 if [ -n "$REDIS_PORT" ]; then
     mkdir "$new/redis"
     t=$SECONDS
+    # The password is read where db_redis keeps it (written quoted: \\ and \" escaped) and handed over in the
+    # environment, never in a command line.
+    password=$(sed -n 's/^requirepass "\(.*\)"$/\1/p' "$REDIS_CONF" 2>/dev/null | tail -n 1)
+    if [ -n "$password" ]; then
+        password=${password//\\\"/\"}
+        export REDISCLI_AUTH=${password//\\\\/\\}
+    fi
+    unset password
     # A fresh snapshot over the replication protocol: consistent, whatever Redis' own save settings.
     redis-cli -p "$REDIS_PORT" --rdb "$new/redis/dump.rdb" >/dev/null
     step "redis: $(stat -c %s "$new/redis/dump.rdb") bytes in $((SECONDS - t)) s"
