@@ -50,6 +50,21 @@ django-nginx-default-site-absent:
     - require:
       - user: {{ id }}-user-present
 {%-   endfor %}
+{%-   if p.migrate and p.snapshots %}
+
+# Snapshots of the database hold everything in it: the project user's only.
+{{ id }}-snapshot-directory-file-directory:
+  file.directory:
+    - name: {{ p.snapshot_dir }}
+    - user: {{ p.user }}
+    - group: {{ p.user }}
+    - mode: "0700"
+    - makedirs: true
+    - require:
+      - user: {{ id }}-user-present
+    - require_in:
+      - sparks_django: {{ id }}-release-sparks-django-release-deployed
+{%-   endif %}
 
 {%-   if p.local_source %}
 
@@ -137,6 +152,9 @@ django-nginx-default-site-absent:
     - extra_requirements: {{ p.extra_requirements | json }}
     - shared_paths: {{ p.shared_paths | json }}
     - retry: {{ p.retry }}
+{%-   if p.migrate and p.snapshots %}
+    - snapshot_dir: {{ p.snapshot_dir }}
+{%-   endif %}
 {%-   if p.project_subdir %}
     - project_subdir: {{ p.project_subdir }}
 {%-   endif %}

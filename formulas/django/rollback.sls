@@ -2,10 +2,13 @@
 {#- Every project in pillar, or only those named on the command line:
       state.apply django.rollback pillar='{"django_rollback": {"projects": ["shop"], "to": "<release id>"}}'
     Without `to`, every run switches back once more (current <-> previous). The next `state.apply django`
-    deploys the pillar's rev again: change the rev in pillar to stay on the old release. -#}
+    deploys the pillar's rev again: change the rev in pillar to stay on the old release.
+    A release that lacks migrations applied to the database is refused, naming them; `migrate_back: true`
+    migrates back first, with the current release's code (data in what they added is lost). -#}
 {%- from "django/map.jinja" import django %}
 {%- set only = salt["pillar.get"]("django_rollback:projects", []) %}
 {%- set to = salt["pillar.get"]("django_rollback:to", None) %}
+{%- set migrate_back = salt["pillar.get"]("django_rollback:migrate_back", False) is sameas true %}
 
 {%- for key, p in django.resolved | dictsort if not only or key in only %}
 {%-   set id = p.id %}
@@ -20,6 +23,17 @@
 {%-   if to %}
     - to: {{ to | json }}
 {%-   endif %}
+    - migrate_back: {{ migrate_back }}
+    - check_migrations: {{ p.migrate }}
+{%-   if p.project_subdir %}
+    - project_subdir: {{ p.project_subdir }}
+{%-   endif %}
+{%-   if p.settings_module %}
+    - settings_module: {{ p.settings_module }}
+{%-   endif %}
+    - env_file: {{ p.env_file }}
+    - runas: {{ p.user }}
+    - timeout: {{ p.timeout }}
 
 {%-   if p.web.enabled %}
 

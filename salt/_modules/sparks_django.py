@@ -449,6 +449,129 @@ def showmigrations(app_label=None, database=None, **kwargs):
     return _parse_showmigrations(_checked("showmigrations", args, context)["stdout"])
 
 
+# Migrations and the database: one rule. A deploy whose plan has migrations takes a snapshot of the database
+# first (``snapshot_database``); migrations run before the switch, so when the candidate then fails the old
+# release keeps serving on the migrated schema (the expand-style changes Django projects are written for); a
+# rollback to a release that lacks applied migrations is refused with their list (``migrations_unknown_to``)
+# unless it migrates back first, with the newer code, which has the migration files.
+
+# Reads its inputs from the environment; pg_dump gets the password in its environment, never on a command line.
+_SNAPSHOT = (
+    "import json, os, shutil, sqlite3, subprocess\n"
+    "from django.db import connections\n"
+    "connection = connections[os.environ['SPARKS_DJANGO_DATABASE']]\n"
+    "path = os.environ['SPARKS_SNAPSHOT_PATH'] + ('.sqlite3' if connection.vendor == 'sqlite' else '.dump')\n"
+    "settings = connection.settings_dict\n"
+    "def done(**info):\n"
+    f"    print({_RESULT_MARKER!r} + json.dumps(info))\n"
+    "def room(needed):\n"
+    "    free = shutil.disk_usage(os.path.dirname(path)).free\n"
+    "    if free >= needed:\n"
+    "        return True\n"
+    "    done(error=f'no room for a snapshot in {os.path.dirname(path)}: it needs up to {needed // 2**20 + 1} MiB'\n"
+    "               f' (the database\\'s size), {free // 2**20} MiB are free')\n"
+    "os.umask(0o077)\n"
+    "if 'django_migrations' not in connection.introspection.table_names():\n"
+    "    done(skipped='no migration applied yet: nothing to keep')\n"
+    "elif connection.vendor == 'postgresql':\n"
+    "    with connection.cursor() as cursor:\n"
+    "        cursor.execute('SELECT pg_database_size(current_database())')\n"
+    "        size = cursor.fetchone()[0]\n"
+    "    if room(size):\n"
+    "        env = dict(os.environ, PGDATABASE=str(settings['NAME'] or ''), PGUSER=str(settings['USER'] or ''),\n"
+    "                   PGPASSWORD=str(settings['PASSWORD'] or ''), PGHOST=str(settings['HOST'] or ''),\n"
+    "                   PGPORT=str(settings['PORT'] or ''))\n"
+    "        env = {k: v for k, v in env.items() if v or not k.startswith('PG')}\n"
+    "        try:\n"
+    "            dump = subprocess.run(['pg_dump', '--format=custom', '--file', path], env=env,\n"
+    "                                  capture_output=True, text=True)\n"
+    "        except FileNotFoundError:\n"
+    "            done(error='pg_dump is not installed (Debian: postgresql-client)')\n"
+    "        else:\n"
+    "            if dump.returncode == 0:\n"
+    "                done(path=path, engine='postgresql', bytes=os.path.getsize(path))\n"
+    "            else:\n"
+    "                done(error='pg_dump failed: ' + dump.stderr.strip()[-2000:])\n"
+    "elif connection.vendor == 'sqlite':\n"
+    "    if room(os.path.getsize(settings['NAME'])):\n"
+    "        source, copy = sqlite3.connect(settings['NAME']), sqlite3.connect(path)\n"
+    "        with copy:\n"
+    "            source.backup(copy)\n"
+    "        source.close()\n"
+    "        copy.close()\n"
+    "        done(path=path, engine='sqlite', bytes=os.path.getsize(path))\n"
+    "else:\n"
+    "    done(skipped=f'no snapshot of {connection.vendor} databases: only PostgreSQL and SQLite')\n"
+)
+SNAPSHOT_PREFIX = "pre-migrate-"
+
+
+def snapshot_database(directory, label, keep=None, database="default", **kwargs):
+    """
+    A snapshot of the project's database into ``directory`` before migrations: ``pg_dump -Fc`` for PostgreSQL, a
+    copy through SQLite's backup API for SQLite, written by the project user with mode 0600 as
+    ``pre-migrate-<UTC time>-<label>.dump`` (``.sqlite3``). Refused when the disk has less room than the
+    database's size. Only the newest ``keep`` snapshots stay.
+
+    Return ``{path, engine, bytes}``, or ``{skipped: reason}`` (a database no migration ever ran on, or another
+    engine); raise ``CommandExecutionError`` with the reason when no snapshot could be made.
+
+    CLI example: ``salt-call sparks_django.snapshot_database /var/backups/sparks-django/shop/production manual
+    project_dir=/srv/django/shop/production/current/src virtualenv=... env_file=... runas=shop``
+    """
+    context = _split_context(kwargs, "snapshot_database")
+    if not os.path.isdir(directory):
+        raise CommandExecutionError(f"snapshot directory {directory} does not exist")
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", str(label)):
+        raise SaltInvocationError(f"Invalid snapshot label {label!r}: use letters, digits, . _ -")
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    base = os.path.join(directory, f"{SNAPSHOT_PREFIX}{stamp}-{label}")
+    outcome = _checked(
+        "shell",
+        ["--command", _SNAPSHOT],
+        context,
+        extra_env={"SPARKS_DJANGO_DATABASE": database, "SPARKS_SNAPSHOT_PATH": base},
+    )
+    info = _marked_result(outcome["stdout"])
+    if "error" in info:
+        for partial in (base + ".dump", base + ".sqlite3"):
+            if os.path.exists(partial):
+                os.unlink(partial)
+        raise CommandExecutionError(f"No snapshot of the database before migrating: {info['error']}")
+    if "path" in info and keep is not None:
+        info["pruned"] = prune_snapshots(directory, keep)
+    return info
+
+
+def prune_snapshots(directory, keep):
+    """Delete all but the newest ``keep`` snapshots in ``directory``; return the names deleted."""
+    names = sorted(name for name in os.listdir(directory) if name.startswith(SNAPSHOT_PREFIX))
+    doomed = names[: max(len(names) - int(keep), 0)]
+    for name in doomed:
+        os.unlink(os.path.join(directory, name))
+    return doomed
+
+
+def migrations_unknown_to(older, newer):
+    """
+    The migrations applied to the database that the release ``older`` has no files for, read with both
+    releases' code (``older`` and ``newer`` are project contexts: ``{project_dir, virtualenv, ...}``), and, for
+    each app concerned, the migration ``newer``'s code must migrate back to before ``older`` can run:
+    ``{"unknown": ["app.0002_x", ...], "targets": {"app": "0001_initial" or "zero"}}``.
+    """
+    applied = showmigrations(**newer)
+    known = showmigrations(**older)
+    unknown, targets = [], {}
+    for app, migrations in applied.items():
+        names = {m["name"] for m in known.get(app, [])}
+        missing = [m["name"] for m in migrations if m["applied"] and m["name"] not in names]
+        if missing:
+            unknown += [f"{app}.{name}" for name in missing]
+            last = [m["name"] for m in known.get(app, []) if m["applied"]]
+            targets[app] = last[-1] if last else "zero"
+    return {"unknown": unknown, "targets": targets}
+
+
 # --------------------------------------------------------------------------------------------------
 # Static files, checks, translations
 # --------------------------------------------------------------------------------------------------

@@ -550,6 +550,7 @@ def release_deployed(
     extra_requirements=None,
     shared_paths=None,
     retry=False,
+    snapshot_dir=None,
     settings_module=None,
     env_file=None,
     env=None,
@@ -602,9 +603,18 @@ def release_deployed(
         A release that failed (build, check, migrations or health) is recorded in ``<name>/failed/``
         and every later run fails at once naming it, without rebuilding; ``retry=True`` (or a new rev)
         tries it again.
+    snapshot_dir
+        Where a snapshot of the database is taken before migrations run (``sparks_django.snapshot_database``:
+        PostgreSQL and SQLite, mode 0600, the newest ``keep`` kept); None: no snapshot. A snapshot that
+        cannot be made (no room on the disk, pg_dump failing) fails the deploy before any migration.
+
+    Migrations, one rule: they run before the switch, after the snapshot. A candidate that fails after its
+    migrations ran leaves the old release serving on the migrated schema (write migrations that the running
+    release survives: add first, remove in a later release), and the comment names the applied migrations
+    and the snapshot. ``rolled_back`` refuses to go back to a release that lacks applied migrations.
 
     Steps: build (code, shared paths, venv, requirements, gunicorn, collectstatic, compilemessages)
-    -> check --deploy -> migrate -> health gate -> switch ``current`` -> health check -> prune. If any
+    -> check --deploy -> snapshot -> migrate -> health gate -> switch ``current`` -> health check -> prune. If any
     step fails, ``current`` is left on (or switched back to) the release it was on, the attempt is
     recorded as failed and removed (its log kept), and the state fails with the reason.
 
@@ -637,6 +647,7 @@ def release_deployed(
         "extra_requirements": [extra_requirements] if isinstance(extra_requirements, str) else extra_requirements,
         "shared_paths": [shared_paths] if isinstance(shared_paths, str) else list(shared_paths or []),
         "retry": bool(retry),
+        "snapshot_dir": snapshot_dir or None,
     }
     if check_deploy is None:
         check_deploy = environment == "production"
@@ -763,7 +774,8 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
 
     if __opts__["test"]:
         steps = [] if metadata else ["build"]
-        steps += (["check --deploy"] if check_deploy else []) + (["migrate"] if migrate else [])
+        steps += ["check --deploy"] if check_deploy else []
+        steps += (["snapshot"] if options["snapshot_dir"] else []) + ["migrate"] if migrate else []
         steps += (["health gate"] if options["health_gate"] else []) + ["switch current"]
         steps += ["health check"] if options["health_check_cmd"] or options["health_check_url"] else []
         retrying = f" (retrying after it failed at {failure.get('step')})" if failure else ""
@@ -779,6 +791,9 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     changes = {}
 
     def failed(step, exc, where):
+        if changes.get("migrations"):
+            snapshot = changes.get("snapshot", {}).get("path", "none taken")
+            where += f"; migrations applied: {', '.join(changes['migrations'])} (snapshot before them: {snapshot})"
         __salt__["sparks_django.record_failure"](
             root,
             release,
@@ -812,6 +827,19 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
         step = "migrate"
         if migrate:
             pending = _call_step("migration plan", "sparks_django.pending_migrations", **project)
+            if pending and options["snapshot_dir"]:
+                step = "snapshot"
+                snapshot = _call_step(
+                    "snapshot",
+                    "sparks_django.snapshot_database",
+                    options["snapshot_dir"],
+                    release,
+                    keep=keep,
+                    **project,
+                )
+                if "path" in snapshot:
+                    changes["snapshot"] = {"path": snapshot["path"], "bytes": snapshot["bytes"]}
+                step = "migrate"
             try:
                 __salt__["sparks_django.migrate"](**project)
             except CommandExecutionError as exc:
@@ -897,39 +925,91 @@ def venvs_current(name, requirements=None, python="/usr/bin/python3", pip_args=N
     return ret
 
 
-def rolled_back(name, to=None):
+def rolled_back(
+    name,
+    to=None,
+    migrate_back=False,
+    check_migrations=True,
+    project_subdir=None,
+    settings_module=None,
+    env_file=None,
+    runas=None,
+    timeout=None,
+):
     """
     ``current`` is switched back. Without ``to``: to the previous release (an action: every run
     switches, like ``salt-call sparks_django.rollback``). With ``to``: to that release, no changes when
     it is already current.
 
-    ``changes``: ``current: {old, new}``.
+    A release that lacks migrations applied to the database (their files came with a later release) is
+    refused, with their list: its code would run on a schema it does not know. ``migrate_back=True`` first
+    migrates each app concerned back to the last migration that release has, with the current release's code
+    (the older one lacks those files), then switches. ``check_migrations=False``: for projects without
+    migrations. ``project_subdir`` .. ``timeout``: the project context, as for ``release_deployed``.
+
+    ``changes``: ``current: {old, new}``, ``migrations_reverted: [labels]``.
     """
     ret = _ret(name)
+    context = {"runas": runas}
+    for key, value in (("settings_module", settings_module), ("env_file", env_file), ("timeout", timeout)):
+        if value is not None:
+            context[key] = value
+
+    def project(release):
+        paths = __salt__["sparks_django.release_paths"](name, release)
+        src = os.path.join(paths["src"], project_subdir) if project_subdir else paths["src"]
+        return {"project_dir": src, "virtualenv": paths["venv"], **context}
+
     try:
         info = __salt__["sparks_django.list_releases"](name)
         target = to if to is not None else info["previous"]
         if target is None:
             ret.update(result=False, comment=f"No previous release under {name}")
             return ret
-        if info["current"] == str(target):
+        target = str(target)
+        if info["current"] == target:
             ret["comment"] = f"Release {target} is already current"
             return ret
         if __salt__["sparks_django.release_metadata"](name, target) is None:
             ret.update(result=False, comment=f"Release {target} is missing or not built")
             return ret
-        if __opts__["test"]:
+        revert = {"unknown": [], "targets": {}}
+        if check_migrations and info["current"] is not None:
+            revert = __salt__["sparks_django.migrations_unknown_to"](project(target), project(info["current"]))
+        if revert["unknown"] and not migrate_back:
             ret.update(
-                result=None,
-                changes={"current": {"old": info["current"], "new": str(target)}},
-                comment=f"current would be switched from {info['current']} to {target}",
+                result=False,
+                comment=(
+                    f"Release {target} lacks migrations applied to the database: {', '.join(revert['unknown'])}. "
+                    f"Nothing was changed; to migrate back first (with {info['current']}'s code, data in what "
+                    "they added is lost), roll back with migrate_back: true"
+                ),
             )
             return ret
+        changes = {"current": {"old": info["current"], "new": target}}
+        if revert["unknown"]:
+            changes["migrations_reverted"] = revert["unknown"]
+        if __opts__["test"]:
+            ret.update(
+                result=None, changes=changes, comment=f"current would be switched from {info['current']} to {target}"
+            )
+            return ret
+        for app, migration in revert["targets"].items():
+            try:
+                __salt__["sparks_django.migrate"](app_label=app, migration_name=migration, **project(info["current"]))
+            except CommandExecutionError as exc:
+                ret.update(
+                    result=False,
+                    comment=f"Migrating {app} back to {migration} failed, current stays {info['current']}: {exc}",
+                )
+                return ret
         switched = __salt__["sparks_django.switch_release"](name, target)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    ret.update(changes={"current": switched}, comment=f"current switched from {switched['old']} to {switched['new']}")
+    changes["current"] = switched
+    reverted = f" after migrating back {', '.join(revert['unknown'])}" if revert["unknown"] else ""
+    ret.update(changes=changes, comment=f"current switched from {switched['old']} to {switched['new']}{reverted}")
     return ret
 
 

@@ -8,6 +8,7 @@ The steps build on each other (one project root per Django line), so they live i
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
@@ -63,6 +64,9 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     env_file = root / "shared" / "sparkdemo.env"
     env_file.write_text(f"DJANGO_SECRET_KEY={SECRET_KEY_VALUE}\nSPARKDEMO_DB={root / 'shared' / 'db.sqlite3'}\n")
     env_file.chmod(0o600)
+    snapshots = tmp_path / "backups" / "sparkdemo"
+    snapshots.mkdir(parents=True)
+    context = {"settings_module": "sparkdemo.settings", "env_file": str(env_file)}
 
     def deploy(release, rev=None, **overrides):
         arguments = {
@@ -76,6 +80,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
             # Offline from the cached wheels; no bytecode compilation, to keep the suite fast.
             "pip_args": ["--no-index", "--find-links", django_install["wheelhouse"], "--no-compile"],
             "keep": 5,
+            "snapshot_dir": str(snapshots),
         }
         arguments.update(overrides)
         ret = states.release_deployed(**arguments)
@@ -95,6 +100,7 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert first.changes["built"] == {"release": "v1", "commit": commits["v1"]}
     assert "greetings.0001_initial" in first.changes["migrations"]
     assert first.changes["current"] == {"old": None, "new": "v1"}
+    assert "snapshot" not in first.changes  # a database no migration ran on yet holds nothing to keep
     assert _current(root) == "releases/v1"
     assert (root / "releases" / "v1" / "src" / "static_collected" / "greetings" / "site.css").exists()
     if gettext_available():
@@ -116,6 +122,13 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     second = deploy("v2")
     assert second.result is True, second.comment
     assert second.changes["migrations"] == ["greetings.0002_greeting_language"]
+    # The snapshot before them: SQLite's own copy, the project user's only, with v1's schema and rows.
+    snapshot = second.changes["snapshot"]["path"]
+    assert snapshot.startswith(f"{snapshots}/pre-migrate-") and snapshot.endswith("-v2.sqlite3")
+    assert os.stat(snapshot).st_mode & 0o777 == 0o600
+    with sqlite3.connect(snapshot) as copy:
+        assert copy.execute("SELECT text FROM greetings_greeting").fetchall() == [("hello",)]
+        assert "language" not in [c[1] for c in copy.execute("PRAGMA table_info(greetings_greeting)")]
     assert second.changes["current"] == {"old": "v1", "new": "v2"}
     assert (_current(root), _previous(root)) == ("releases/v2", "releases/v1")
     assert deploy("v2").changes == {}
@@ -136,16 +149,33 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     assert again.result is False and again.changes == {}
     assert "Release v3 (v3) failed at migrate" in again.comment and "retry" in again.comment
 
-    # Roll back to v1 (test=True first).
-    preview = states.rolled_back(name=str(root), test=True)
-    assert preview.result is None
-    assert preview.changes == {"current": {"old": "v2", "new": "v1"}}
+    # Roll back to v1: refused, v1 has no file for a migration the database has; nothing changes.
+    refused = states.rolled_back(name=str(root), **context)
+    assert refused.result is False and refused.changes == {}
+    assert "lacks migrations applied to the database: greetings.0002_greeting_language" in refused.comment
+    assert "migrate_back" in refused.comment
     assert _current(root) == "releases/v2"
-    rolled = states.rolled_back(name=str(root))
-    assert rolled.result is True
-    assert rolled.changes == {"current": {"old": "v2", "new": "v1"}}
+    # With migrate_back (test=True first): v2's code migrates back, then current switches.
+    preview = states.rolled_back(name=str(root), migrate_back=True, test=True, **context)
+    assert preview.result is None
+    assert preview.changes == {
+        "current": {"old": "v2", "new": "v1"},
+        "migrations_reverted": ["greetings.0002_greeting_language"],
+    }
+    assert _current(root) == "releases/v2"
+    rolled = states.rolled_back(name=str(root), migrate_back=True, **context)
+    assert rolled.result is True, rolled.comment
+    assert rolled.changes == {
+        "current": {"old": "v2", "new": "v1"},
+        "migrations_reverted": ["greetings.0002_greeting_language"],
+    }
     assert (_current(root), _previous(root)) == ("releases/v1", "releases/v2")
-    assert states.rolled_back(name=str(root), to="v1").changes == {}
+    applied = module.showmigrations(
+        project_dir=str(root / "current" / "src"), virtualenv=str(root / "current" / "venv"), **context
+    )
+    assert [m["name"] for m in applied["greetings"] if m["applied"]] == ["0001_initial"]
+    assert _served_text(module, root, django_install) == "v1: hello"
+    assert states.rolled_back(name=str(root), to="v1", **context).changes == {}
     assert module.list_releases(str(root))["current"] == "v1"
 
     # Going forward again to the built v2 as a production deploy whose `check --deploy` fails (warnings
@@ -162,6 +192,8 @@ def test_release_lifecycle(loaders, tmp_path, django_install):
     unhealthy = deploy("v2", retry=True, health_check_cmd=["python", "-c", "import sys; sys.exit(3)"])
     assert unhealthy.result is False
     assert "unhealthy" in unhealthy.comment and "switched back to v1" in unhealthy.comment
+    # Its migration ran before the switch and stays (v1 runs on the added column): the comment says so.
+    assert "migrations applied: greetings.0002_greeting_language (snapshot before them: " in unhealthy.comment
     assert "built" not in unhealthy.changes
     assert (_current(root), _previous(root)) == ("releases/v1", "releases/v2")
 

@@ -442,3 +442,54 @@ def test_http_status_over_a_unix_socket(tmp_path):
 def test_http_status_when_nothing_listens(tmp_path):
     answer = sparks_django.http_status(f"unix:{tmp_path / 'none.sock'}", "/")
     assert answer["status"] is None and answer["reason"]
+
+
+def test_migrations_unknown_to_an_older_release(run_all, project, tmp_path):
+    older_dir = tmp_path / "older"
+    older_dir.mkdir()
+    older = {"project_dir": str(older_dir)}
+    listings = {
+        # What the newer release's code sees: two apps moved on, one app the older release has not at all.
+        project["project_dir"]: "shop\n [X] 0001_initial\n [X] 0002_total\n [X] 0003_index\n"
+        "notes\n [X] 0001_initial\n"
+        "auth\n [X] 0001_initial\n",
+        str(older_dir): "shop\n [X] 0001_initial\nauth\n [X] 0001_initial\n",
+    }
+    run_all.side_effect = lambda argv, cwd, **kwargs: _ok(listings[cwd])
+    found = sparks_django.migrations_unknown_to(older, project)
+    assert found == {
+        "unknown": ["shop.0002_total", "shop.0003_index", "notes.0001_initial"],
+        "targets": {"shop": "0001_initial", "notes": "zero"},
+    }
+    run_all.side_effect = lambda argv, cwd, **kwargs: _ok(listings[project["project_dir"]])
+    assert sparks_django.migrations_unknown_to(project, project) == {
+        "unknown": [],
+        "targets": {},
+    }
+
+
+def test_snapshot_refused_is_reported_and_leaves_no_file(run_all, project, tmp_path):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    run_all.return_value = _ok('SPARKS_DJANGO_RESULT={"error": "no room for a snapshot in /b: it needs up to 5 MiB"}')
+    with pytest.raises(CommandExecutionError, match="No snapshot of the database before migrating: no room"):
+        sparks_django.snapshot_database(str(backups), "v2", **project)
+    assert list(backups.iterdir()) == []
+    env = run_all.call_args.kwargs["env"]
+    assert (
+        env["SPARKS_SNAPSHOT_PATH"].startswith(f"{backups}/pre-migrate-") and env["SPARKS_DJANGO_DATABASE"] == "default"
+    )
+    with pytest.raises(CommandExecutionError, match="does not exist"):
+        sparks_django.snapshot_database(str(tmp_path / "missing"), "v2", **project)
+
+
+def test_prune_snapshots_keeps_the_newest(tmp_path):
+    for stamp in ("20261101T000000Z-a", "20261201T000000Z-b", "20261115T000000Z-c"):
+        (tmp_path / f"pre-migrate-{stamp}.dump").write_text("x")
+    (tmp_path / "other.dump").write_text("kept: not a snapshot")
+    assert sparks_django.prune_snapshots(str(tmp_path), 2) == ["pre-migrate-20261101T000000Z-a.dump"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other.dump",
+        "pre-migrate-20261115T000000Z-c.dump",
+        "pre-migrate-20261201T000000Z-b.dump",
+    ]

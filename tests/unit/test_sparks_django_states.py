@@ -50,6 +50,8 @@ def salt_mocks():
         "sparks_django.user_info": MagicMock(return_value=None),
         "sparks_django.createsuperuser": MagicMock(return_value="Superuser admin created"),
         "sparks_django.run_program": MagicMock(),
+        "sparks_django.snapshot_database": MagicMock(return_value={"path": "/backups/pre-migrate-x.dump", "bytes": 9}),
+        "sparks_django.migrations_unknown_to": MagicMock(return_value={"unknown": [], "targets": {}}),
     }
     for function in RELEASE_FUNCTIONS:
         mocks[f"sparks_django.{function}"] = getattr(module, function)
@@ -661,3 +663,73 @@ def test_prune_counts_only_complete_releases(root):
         assert _deploy(root, release)["result"] is True
     (root / "releases" / "unfinished").mkdir()
     assert module.prune_releases(str(root), keep=3) == []
+
+
+def test_snapshot_comes_before_migrations_and_a_failed_one_stops_the_deploy(root, salt_mocks):
+    salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0002_total"]
+    order = []
+    salt_mocks["sparks_django.snapshot_database"].side_effect = lambda *a, **k: (
+        order.append("snapshot")
+        or {
+            "path": "/backups/pre-migrate-1-v1.dump",
+            "bytes": 9,
+        }
+    )
+    salt_mocks["sparks_django.migrate"].side_effect = lambda **k: order.append("migrate") or ""
+    ret = _deploy(root, "v1", snapshot_dir="/backups", keep=3)
+    assert ret["result"] is True, ret["comment"]
+    assert order == ["snapshot", "migrate"]
+    assert ret["changes"]["snapshot"] == {"path": "/backups/pre-migrate-1-v1.dump", "bytes": 9}
+    args, kwargs = salt_mocks["sparks_django.snapshot_database"].call_args
+    assert args == ("/backups", "v1") and kwargs["keep"] == 3
+    # No room on the disk: refused before any migration, and the release is recorded as failed at that step.
+    order.clear()
+    salt_mocks["sparks_django.snapshot_database"].side_effect = CommandExecutionError("no room for a snapshot")
+    failed = _deploy(root, "v2", snapshot_dir="/backups")
+    assert failed["result"] is False and "no room for a snapshot" in failed["comment"]
+    assert order == [] and "current stays v1" in failed["comment"]
+    assert json.loads((root / "failed" / "v2.json").read_text())["step"] == "snapshot"
+
+
+def test_no_snapshot_without_pending_migrations_or_directory(root, salt_mocks):
+    assert _deploy(root, "v1", snapshot_dir="/backups")["result"] is True
+    salt_mocks["sparks_django.pending_migrations"].return_value = ["shop.0002_total"]
+    assert "snapshot" not in _deploy(root, "v2")["changes"]
+    salt_mocks["sparks_django.snapshot_database"].assert_not_called()
+
+
+def test_rollback_across_migrations_is_refused_unless_migrating_back(root, salt_mocks):
+    for release in ("v1", "v2"):
+        assert _deploy(root, release)["result"] is True
+    unknown = {"unknown": ["shop.0002_total", "shop.0003_index"], "targets": {"shop": "0001_initial"}}
+    salt_mocks["sparks_django.migrations_unknown_to"].return_value = unknown
+    salt_mocks["sparks_django.migrate"].reset_mock()
+    refused = states.rolled_back(name=str(root), env_file="/srv/app/.env", runas="app")
+    assert refused["result"] is False and refused["changes"] == {}
+    assert "shop.0002_total, shop.0003_index" in refused["comment"]
+    assert os.readlink(root / "current") == "releases/v2"
+    older, newer = salt_mocks["sparks_django.migrations_unknown_to"].call_args.args
+    assert older["project_dir"] == str(root / "releases" / "v1" / "src")
+    assert newer["virtualenv"] == str(root / "releases" / "v2" / "venv") and newer["runas"] == "app"
+    salt_mocks["sparks_django.migrate"].assert_not_called()
+    rolled = states.rolled_back(name=str(root), migrate_back=True, env_file="/srv/app/.env", runas="app")
+    assert rolled["result"] is True, rolled["comment"]
+    assert rolled["changes"]["migrations_reverted"] == unknown["unknown"]
+    # Migrated back with the newer release's code: the older one has no files for those migrations.
+    kwargs = salt_mocks["sparks_django.migrate"].call_args.kwargs
+    assert (kwargs["app_label"], kwargs["migration_name"]) == ("shop", "0001_initial")
+    assert kwargs["project_dir"] == str(root / "releases" / "v2" / "src")
+    assert os.readlink(root / "current") == "releases/v1"
+
+
+def test_rollback_does_not_switch_when_migrating_back_fails(root, salt_mocks):
+    for release in ("v1", "v2"):
+        assert _deploy(root, release)["result"] is True
+    salt_mocks["sparks_django.migrations_unknown_to"].return_value = {
+        "unknown": ["shop.0002_total"],
+        "targets": {"shop": "0001_initial"},
+    }
+    salt_mocks["sparks_django.migrate"].side_effect = CommandExecutionError("irreversible")
+    ret = states.rolled_back(name=str(root), migrate_back=True)
+    assert ret["result"] is False and "irreversible" in ret["comment"] and "current stays v2" in ret["comment"]
+    assert os.readlink(root / "current") == "releases/v2"
