@@ -7,10 +7,12 @@ release, and Debian 12 runs the same gpg code in tests/functional/test_pillar_en
 - `1nstall.py --pillar` on the target, with the target's key in /etc/sparks/gpgkeys: it installs gpg, checks the
   file (decrypting it) and stores it as it is, still encrypted; a file for another key is refused naming the file,
   the key and the key it was encrypted for, and the stored pillar and /etc stay as they were.
+- A salt-master on this machine (pytest-salt-factories' daemon, configured from this repository) decrypts the
+  minion's node file with the master's key; a node file for another key is refused the same way.
 - No password appears in any output, and no ciphertext is printed.
 
-The target boots with the minion layer (Salt already in /opt/sparks/venv, as 1nstall.py puts it), its minion
-stopped: 1nstall.py then finds Salt installed and the test spends its time on what it checks.
+The target is also that master's minion (the harness's minion layer: Salt already in /opt/sparks/venv, as
+1nstall.py puts it), so 1nstall.py finds Salt installed and the test spends its time on what it checks.
 """
 
 import shutil
@@ -18,8 +20,9 @@ import shutil
 import pytest
 
 from tests.integration.test_bootstrap import FINGERPRINT, copy_checkout, summary
+from tests.support.fleet import wait_for_ping
 from tests.support.gpg import armor_lines, encrypted_pillar, make_key
-from tests.support.saltrun import SaltSSH
+from tests.support.saltrun import SaltSSH, repo_config
 from tests.support.secrets import files_holding, redis_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.platforms("debian13")]
@@ -27,7 +30,8 @@ KEY_PATH = "sparks:db_redis:settings:requirepass"
 SSH_PASSWORD = "Gpg-ssh-redis-pa55-41d3"
 LOCAL_PASSWORD = "Gpg-local-redis-pa55-9a07"
 REFUSED_PASSWORD = "Gpg-refused-pa55-e218"
-SECRETS = (SSH_PASSWORD, LOCAL_PASSWORD, REFUSED_PASSWORD)
+MASTER_PASSWORD = "Gpg-master-redis-pa55-5b62"
+SECRETS = (SSH_PASSWORD, LOCAL_PASSWORD, REFUSED_PASSWORD, MASTER_PASSWORD)
 
 
 def assert_nothing_printed(result, *texts):
@@ -40,12 +44,34 @@ def assert_nothing_printed(result, *texts):
 
 
 @pytest.fixture(scope="module")
-def machine(target_run, platform, tmp_path_factory):
+def master(salt_factories, target_run, tmp_path_factory):
+    """A salt-master on this machine with the repository's settings, its own key and pillar tree."""
+    work = tmp_path_factory.mktemp("gpg-master")
+    (work / "pillar" / "nodes").mkdir(parents=True)
+    key = make_key(work / "keys", "sparks master")
+    conf = repo_config(work, work / "pillar")
+    overrides = {name: conf[name] for name in conf if name != "root_dir"}
+    overrides.update(
+        gpg_keydir=str(key.homedir), interface=target_run.network.gateway, auto_accept=True, open_mode=False
+    )
+    factory = salt_factories.salt_master_daemon("sparks-gpg-master", overrides=overrides)
+    with factory.started(start_timeout=120):
+        yield factory, key, work / "pillar" / "nodes" / "gpg1.sls"
+    key.remove()
+
+
+@pytest.fixture(scope="module")
+def machine(master, target_run, platform, tmp_path_factory):
     """The target (its key in /etc/sparks/gpgkeys), this machine's key, and salt-ssh reading this machine's key."""
     work = tmp_path_factory.mktemp("gpg")
     here, there = make_key(work / "keys-here", "sparks salt-ssh workstation"), make_key(work / "keys-gpg1", "gpg1")
-    (target,) = target_run.boot("gpg1", platform=platform, minion_config=lambda target: {"master": "127.0.0.1"})
-    target.run("systemctl disable --now salt-minion", check=True)
+    minion = {
+        "master": target_run.network.gateway,
+        "master_port": master[0].config["ret_port"],
+        "publish_port": master[0].config["publish_port"],
+        "enable_fqdns_grains": False,
+    }
+    (target,) = target_run.boot("gpg1", platform=platform, minion_config=lambda target: minion)
     # The machine's key, made as the README says (here on this machine, since the target has no gpg yet).
     shutil.copytree(there.homedir, target.root / "etc/sparks/gpgkeys", ignore=shutil.ignore_patterns("S.*", "*.lock"))
     target.run("chmod 0700 /etc/sparks /etc/sparks/gpgkeys", check=True)
@@ -123,3 +149,28 @@ def test_1nstall_refuses_a_file_for_another_key_and_changes_nothing(machine, che
     assert_nothing_printed(bad, pillar)
     assert target.run(FINGERPRINT, check=True).stdout == before
     assert redis_cli(target, "PING", LOCAL_PASSWORD).strip() == "PONG"
+
+
+def test_a_master_decrypts_with_its_key_and_refuses_what_it_cannot(master, machine):
+    factory, key, node = master
+    target, here, _, _ = machine
+    salt = factory.salt_cli(timeout=600)
+    wait_for_ping(salt, "gpg1", ["gpg1"])
+    pillar = encrypted_pillar(MASTER_PASSWORD, key)
+    node.write_text(pillar)
+    ret = salt.run("state.apply", "db_redis", minion_tgt="gpg1", _timeout=600)
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert all(state["result"] is not False for state in ret.data.values())
+    assert_nothing_printed(ret, pillar)
+    assert redis_cli(target, "PING", MASTER_PASSWORD).strip() == "PONG"
+    refused = encrypted_pillar(REFUSED_PASSWORD, here)
+    node.write_text(refused)
+    before = target.run("sha256sum /etc/redis/sparks.conf", check=True).stdout
+    bad = salt.run("state.apply", "db_redis", minion_tgt="gpg1", _timeout=600)
+    assert bad.returncode != 0
+    assert (
+        f"invalid pillar: {node}: {KEY_PATH}: cannot be decrypted with the keys in {key.homedir} "
+        f"(encrypted for key 0x{here.subkey_id})"
+    ) in bad.stdout, bad.stdout[-3000:]
+    assert_nothing_printed(bad, refused)
+    assert target.run("sha256sum /etc/redis/sparks.conf", check=True).stdout == before
