@@ -38,6 +38,10 @@ SALT_PIN = re.compile(r"^salt==(?P<version>[^\s;]+)\s*$", re.MULTILINE)
 OLDEST_SALT = (3008, 1)
 # A venv, and what pip needs to build Salt 3008's dependency timelib: it is published as source only (C).
 APT_PREREQUISITES = ("python3-venv", "ca-certificates", "gcc", "libc6-dev", "python3-dev")
+# Salt's gpg renderer runs gpg (and its agent, which holds the private key) where pillar is compiled: here, when the
+# machine's pillar has GPG-encrypted values (README: encrypted pillar). What the renderer looks for:
+PGP_MESSAGE_START = "-----BEGIN PGP MESSAGE-----"
+GPG_PREREQUISITES = {"apt": ("gpg", "gpg-agent"), "brew": ("gnupg",)}
 # The venv check every formula uses too (standard library only, so this file can load it by path).
 VENV_CHECK = REPO_ROOT / "salt" / "_utils" / "sparks_venv.py"
 STATE_LINE = re.compile(r"Running state \[(?P<name>.*?)\] at time")
@@ -57,8 +61,9 @@ def main(argv=None):
         return reexec_with_sudo(argv)
 
     pillar_text = read_pillar_file(args.pillar) if args.pillar else None
+    encrypted = PGP_MESSAGE_START in (pillar_text if pillar_text is not None else stored_pillar_text())
     say("Installing what Salt needs from the system's package manager")
-    install_prerequisites(system)
+    install_prerequisites(system, gpg=encrypted)
     say(f"Installing Salt {args.salt_version or pinned_salt_version()} into {args.venv}")
     salt_call = install_salt(args.venv, args.salt_version)
     if pillar_text is None:
@@ -174,15 +179,16 @@ def print_catalogue():
 
 
 # ----------------------------------------------------------------------------------------------- installs
-def install_prerequisites(system):
+def install_prerequisites(system, gpg=False):
     if system == "Darwin":
         if not shutil.which("brew"):
             raise SystemExit(fail("Homebrew is required on macOS: install it (https://brew.sh), then run again."))
-        run(["brew", "install", "python@3.11"])
+        run(["brew", "install", "python@3.11", *(GPG_PREREQUISITES["brew"] if gpg else ())])
         return
     if not shutil.which("apt-get"):
         raise SystemExit(fail("apt-get not found: sparks bootstraps Debian and Ubuntu machines"))
-    needed = [pkg for pkg in APT_PREREQUISITES if not dpkg_installed(pkg)]
+    wanted = APT_PREREQUISITES + (GPG_PREREQUISITES["apt"] if gpg else ())
+    needed = [pkg for pkg in wanted if not dpkg_installed(pkg)]
     if needed:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         run(["apt-get", "update", "-qq"], env=env)
@@ -249,6 +255,14 @@ def read_pillar_file(path):
     except OSError as exc:
         raise SystemExit(fail(f"--pillar: cannot read {path}: {exc.strerror}")) from exc
     return text
+
+
+def stored_pillar_text():
+    """The machine's stored pillar file, "" when there is none (or it cannot be read: Salt will say so)."""
+    try:
+        return LOCAL_PILLAR.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def stage_pillar(staging, text):

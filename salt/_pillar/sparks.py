@@ -33,15 +33,26 @@ runs wherever pillar is compiled (salt-call masterless, the master for its minio
 it), so it names the file, line and column there, without any of the file's text: ``invalid pillar:
 /etc/sparks/pillar/local.sls: line 4, column 30: mapping values are not allowed in this context``. It reads the
 files pillar/top.sls gives this machine (``OWN_FILES``, in every pillar root); one with Jinja in it is left to Salt,
-since its line numbers would count the rendered text.
+since its line numbers would count the rendered text (a ``#!yaml|gpg`` file is YAML as written: it is checked).
+
+GPG-encrypted pillar (``#!yaml|gpg``, Salt's gpg renderer, with ``gpg_keydir`` and ``gpg_decrypt_must_succeed:
+false`` from salt/config/common.conf): a value the keys in ``gpg_keydir`` cannot decrypt stays ciphertext, and this
+check refuses it, naming the file that holds it, its key and the key it was encrypted for, never the ciphertext:
+``invalid pillar: /etc/sparks/pillar/local.sls: sparks:db_redis:settings:requirepass: cannot be decrypted with the
+keys in /etc/sparks/gpgkeys (encrypted for key 0x8A1F36E2C0B0D7C4)``. The key ID is read from the message itself
+(its public-key packets), so the refusal needs no gpg. Salt's own refusal (the default ``true``) would drop the
+whole file with "Rendering SLS 'local' failed" and a log line quoting the ciphertext.
 
 Configure it with ``ext_pillar: [{sparks: {}}]`` and ``pillar_dirs`` pointing at this directory
 (``salt/config/common.conf`` does).
 """
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
+import shutil
 
 import yaml
 from salt.utils.yamlloader import SaltYamlSafeLoader  # Salt's own: what it refuses is what gets named
@@ -67,6 +78,11 @@ SCALAR_TYPES = {
 }
 # The pillar files of one machine, as pillar/top.sls names them ({id}: the minion id, dots as "_").
 OWN_FILES = ("sparks.sls", "local.sls", os.path.join("nodes", "{id}.sls"))
+# Renderer lines of files that are YAML as written (a gpg pipe decrypts values after YAML has parsed them).
+PLAIN_YAML_SHEBANG = re.compile(r"#!\s*yaml\s*(\|\s*gpg\s*)?")
+# What Salt's gpg renderer decrypts (salt/renderers/gpg.py: GPG_CIPHERTEXT), and leaves as it is when it cannot.
+PGP_BEGIN = "-----BEGIN PGP MESSAGE-----"
+PGP_MESSAGE = re.compile(re.escape(PGP_BEGIN) + r".*?-----END PGP MESSAGE-----", re.DOTALL)
 TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -94,10 +110,114 @@ def ext_pillar(minion_id, pillar, **kwargs):  # pylint: disable=unused-argument
         # what an ext_pillar raises is added to them ("Failed to load ext_pillar sparks: ...").
         raise PillarFileError("; ".join(problems))
     roots = __opts__.get("file_roots", {}).get(saltenv, [])
-    errors = validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
+    errors = encrypted_problems(pillar, __opts__.get("pillar_roots", {}).get(saltenv, []), gpg_keydir(__opts__))
+    errors += validate(pillar.get("sparks", {}), load_schemas(roots), list_states(roots))
     # Salt refuses to run states while the pillar has _errors; returning them (rather than raising) keeps the
     # message free of a traceback.
     return {"_errors": [f"invalid pillar: {error}" for error in errors]} if errors else {}
+
+
+def gpg_keydir(opts):
+    """Where Salt's gpg renderer looks for the private keys (its own default when unset)."""
+    default = os.path.join(opts.get("config_dir") or os.path.dirname(opts.get("conf_file") or ""), "gpgkeys")
+    return opts.get("gpg_keydir") or default
+
+
+def encrypted_problems(pillar, pillar_roots, keydir):
+    """``<file>: <key>: cannot be decrypted ...`` for every value of ``pillar`` that is still a GPG message (the
+    renderer could not decrypt it); the file is the pillar file holding that message, when one does."""
+    problems = []
+    for key, value in _strings(pillar):
+        match = PGP_MESSAGE.search(value)
+        if not match:
+            continue
+        where = _file_holding(match.group(), pillar_roots)
+        problems.append(
+            f"{where + ': ' if where else ''}{key}: cannot be decrypted with the keys in {keydir} "
+            f"(encrypted for {recipients(match.group())})"
+        )
+    return problems
+
+
+def _strings(value, path=""):
+    """``(key path, string)`` for every string in ``value`` (``a:b:c``, ``a:list[0]``)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if path or key != "_errors":
+                yield from _strings(item, f"{path}:{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        yield path, value
+
+
+def _armor_body(message):
+    """The packets of an ASCII-armored ``message`` (between its armor headers and its checksum line)."""
+    lines = [line.strip() for line in message.strip().splitlines()[1:-1]]
+    if "" in lines:  # armor headers (Version:, Comment:) end at the first empty line
+        lines = lines[lines.index("") + 1 :]
+    return base64.b64decode("".join(line for line in lines if line and not line.startswith("=")))
+
+
+def recipients(message):
+    """Whom a GPG ``message`` is encrypted for, from its leading session-key packets (RFC 4880 5.1, 5.3):
+    ``key 0x<key ID>`` for each public key (the encryption subkey's ID, as ``gpg --list-secret-keys
+    --keyid-format long`` shows it on its ``ssb`` line), ``a passphrase`` for ``gpg --symmetric``."""
+    try:
+        data = _armor_body(message)
+    except (binascii.Error, ValueError):
+        return "an unreadable message (damaged armor)"
+    found, pos = [], 0
+    while pos + 2 <= len(data) and data[pos] & 0x80:
+        first = data[pos]
+        if first & 0x40:  # new packet format: tag in 6 bits, then a one, two or five octet length
+            tag, octet = first & 0x3F, data[pos + 1]
+            if octet < 192:
+                header, length = 2, octet
+            elif octet < 224 and pos + 3 <= len(data):
+                header, length = 3, ((octet - 192) << 8) + data[pos + 2] + 192
+            elif octet == 255:
+                header, length = 6, int.from_bytes(data[pos + 2 : pos + 6], "big")
+            else:
+                break  # a partial length: only the encrypted data packet after the session keys uses one
+        else:  # old format: tag in 4 bits, the length's size in 2
+            tag, size = (first >> 2) & 0x0F, first & 0x03
+            if size == 3:
+                break
+            header = 1 + (1 << size)
+            length = int.from_bytes(data[pos + 1 : pos + header], "big")
+        body = data[pos + header : pos + header + length]
+        if tag == 1 and len(body) >= 9 and body[0] == 3 and any(body[1:9]):
+            found.append(f"key 0x{body[1:9].hex().upper()}")
+        elif tag == 1 and len(body) >= 9 and body[0] == 3:
+            found.append("a hidden key (gpg --throw-keyids)")
+        elif tag == 1:
+            found.append("a key of a newer packet version")
+        elif tag == 3:
+            found.append("a passphrase (gpg --symmetric: Salt decrypts with keys only)")
+        else:
+            break
+        pos += header + length
+    return ", ".join(found) or "no key (not an encrypted message)"
+
+
+def _file_holding(message, pillar_roots):
+    """The first pillar file under ``pillar_roots`` that holds ``message`` (by its longest armor line), or None."""
+    needle = max((line.strip() for line in message.splitlines()), key=len)
+    for root in pillar_roots:
+        for directory, _, names in sorted(os.walk(root)):
+            for name in sorted(names):
+                if not name.endswith(".sls"):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        if needle in handle.read():
+                            return path
+                except (OSError, UnicodeDecodeError):
+                    continue
+    return None
 
 
 def file_problems(roots, minion_id):
@@ -112,9 +232,15 @@ def file_problems(roots, minion_id):
                     text = handle.read()
             except (OSError, UnicodeDecodeError):
                 continue  # missing (ignore_missing in top.sls), or Salt's to report
-            if re.search(r"\{[{%#]|^#!", text):
+            shebang = text.startswith("#!") and text.split("\n", 1)[0].strip()
+            if re.search(r"\{[{%#]", text) or (shebang and not PLAIN_YAML_SHEBANG.fullmatch(shebang)):
                 continue
             problem = yaml_problem(text)
+            if not problem and PGP_BEGIN in text and not shutil.which("gpg"):
+                # Salt's renderer drops the whole file then ("GPG unavailable"), so no value is left to name.
+                problem = (
+                    "holds GPG-encrypted values, and gpg is not installed here (Debian: apt install gpg gpg-agent)"
+                )
             if problem:
                 problems.append(f"invalid pillar: {path}: {problem}")
     return problems
@@ -322,6 +448,8 @@ def _describe(value, secret=False):
     word = TYPE_WORDS.get(type(value), type(value).__name__)
     if secret:
         return f"{word} (a secret: not shown)"
+    if isinstance(value, str) and PGP_BEGIN in value:
+        return f"{word} (GPG-encrypted, not decrypted: not shown)"
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         shown = repr(value)
         if len(shown) > 40:

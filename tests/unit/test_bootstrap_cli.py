@@ -183,7 +183,7 @@ def bootstrap(tmp_path, monkeypatch):
     applied = []
     monkeypatch.setattr(module, "LOCAL_PILLAR", stored)
     monkeypatch.setattr(module.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(module, "install_prerequisites", lambda system: None)
+    monkeypatch.setattr(module, "install_prerequisites", lambda system, gpg=False: None)
     monkeypatch.setattr(module, "install_salt", lambda venv, version: SALT_CALL)
     monkeypatch.setattr(module, "apply_highstate", lambda *args: applied.append(args) or 0)
     return module, stored, applied

@@ -44,3 +44,38 @@ def test_this_machines_files_are_read_in_every_root_and_jinja_is_left_to_salt(tm
         " in this context",
     ]
     assert sparks_pillar.file_problems([str(first)], "db1") == []
+
+
+def test_an_encrypted_file_is_yaml_as_written_and_is_checked_too(tmp_path, monkeypatch):
+    """`#!yaml|gpg` decrypts values after YAML has parsed the file: its YAML errors are named like any other's,
+    and so is a machine that has no gpg to decrypt it (Salt would drop the file with "GPG unavailable")."""
+    (tmp_path / "local.sls").write_text("#!yaml | gpg\nsparks:\n  db_redis: {port: 1\n")
+    assert sparks_pillar.file_problems([str(tmp_path)], "web1") == [
+        f"invalid pillar: {tmp_path}/local.sls: line 4, column 1: did not find expected ',' or '}}'"
+        " (while parsing a flow mapping)"
+    ]
+    (tmp_path / "local.sls").write_text("#!yaml|gpg\nsparks:\n  x: |\n    -----BEGIN PGP MESSAGE-----\n")
+    monkeypatch.setattr(sparks_pillar.shutil, "which", lambda name: None)
+    assert sparks_pillar.file_problems([str(tmp_path)], "web1") == [
+        f"invalid pillar: {tmp_path}/local.sls: holds GPG-encrypted values, and gpg is not installed here"
+        " (Debian: apt install gpg gpg-agent)"
+    ]
+    (tmp_path / "local.sls").write_text("#!jinja|yaml\nsparks: {x: [\n")  # another renderer: left to Salt
+    assert sparks_pillar.file_problems([str(tmp_path)], "web1") == []
+
+
+def test_a_value_left_encrypted_is_refused_by_key_without_its_ciphertext():
+    # A public-key session key packet (tag 1, version 3) for a hidden recipient (key ID 0), and one with no packets.
+    hidden = "-----BEGIN PGP MESSAGE-----\n\nhF4DAAAAAAAAAAA=\n=abcd\n-----END PGP MESSAGE-----"
+    empty = "-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----"
+    pillar = {"sparks": {"db_redis": {"port": hidden}}, "other": ["plain", empty]}
+    assert sparks_pillar.encrypted_problems(pillar, [], "/etc/sparks/gpgkeys") == [
+        "sparks:db_redis:port: cannot be decrypted with the keys in /etc/sparks/gpgkeys (encrypted for a hidden key"
+        " (gpg --throw-keyids))",
+        "other[1]: cannot be decrypted with the keys in /etc/sparks/gpgkeys (encrypted for no key (not an encrypted"
+        " message))",
+    ]
+    # The schema check, which also sees the value, describes it without showing it.
+    assert sparks_pillar.validate(pillar["sparks"], {"db_redis": {"port": "port"}}) == [
+        "sparks:db_redis:port: expected a port number (1-65535), got a string (GPG-encrypted, not decrypted: not shown)"
+    ]
