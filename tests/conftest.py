@@ -8,6 +8,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = REPO_ROOT / "tests" / "integration"
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.support.bootstrap import GOOD_PILLAR, load_script  # noqa: E402 (needs the path above)
+from tests.support.render import SALT_CALL  # noqa: E402
+
 
 def pytest_configure(config):
     """A run that may boot targets holds the machine's targets lock from start to end (its xdist workers inherit
@@ -75,3 +78,20 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"{seconds / 60:6.1f} min  {platform:9} {path}")
     total = sum(seconds for _, seconds in rows)
     terminalreporter.write_line(f"{total / 60:6.1f} min  in all (spread over the xdist workers)")
+
+
+@pytest.fixture
+def bootstrap(tmp_path, monkeypatch):
+    """1nstall.py's main() as root with Salt already installed (this venv's), the stored pillar under tmp_path
+    holding GOOD_PILLAR, and the highstate recorded instead of run."""
+    module = load_script()
+    stored = tmp_path / "etc" / "local.sls"
+    stored.parent.mkdir()
+    stored.write_text(GOOD_PILLAR)
+    applied = []
+    monkeypatch.setattr(module, "LOCAL_PILLAR", stored)
+    monkeypatch.setattr(module.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(module, "install_prerequisites", lambda system, gpg=False: None)
+    monkeypatch.setattr(module, "install_salt", lambda venv, version: SALT_CALL)
+    monkeypatch.setattr(module, "apply_highstate", lambda *args: applied.append(args) or 0)
+    return module, stored, applied

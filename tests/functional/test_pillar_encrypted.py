@@ -13,7 +13,6 @@ import yaml
 from tests.support.gpg import armor_lines, encrypted_pillar, make_key
 from tests.support.render import SALT_CALL
 from tests.support.saltrun import COMMON_CONF, REPO_ROOT, repo_config
-from tests.unit.test_bootstrap_cli import bootstrap, load_script  # noqa: F401 (the fixture, used by name)
 
 SECRET = "Gpg-redis-pa55-7c1e"
 KEY_PATH = "sparks:db_redis:settings:requirepass"
@@ -113,7 +112,7 @@ def test_a_master_decrypts_for_its_minions_and_refuses_what_it_cannot(tmp_path, 
 
 
 @pytest.fixture
-def bootstrap_with_key(bootstrap, tmp_path, keys, monkeypatch):  # noqa: F811 (the imported fixture)
+def bootstrap_with_key(bootstrap, tmp_path, keys, monkeypatch):
     """1nstall.py's main() (tests/unit/test_bootstrap_cli.py's fixture) reading this test's key directory, and
     recording whether it was asked to install gpg."""
     module, stored, applied = bootstrap

@@ -1,7 +1,6 @@
 """bootstrap/1nstall.py behaviour that changes nothing: listing, argument checks, the pinned install command."""
 
 import glob
-import importlib.util
 import os
 import re
 import shutil
@@ -14,21 +13,15 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from tests.support.bootstrap import GOOD_PILLAR, SCRIPT, load_script
+from tests.support.render import SALT_CALL
 from tests.support.saltrun import REPO_ROOT
 
-SCRIPT = REPO_ROOT / "bootstrap" / "1nstall.py"
 CONSTRAINTS = REPO_ROOT / "requirements" / "constraints.txt"
 
 
 def run(*args, python=sys.executable):
     return subprocess.run([python, str(SCRIPT), *args], capture_output=True, text=True, timeout=60, check=False)
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("bootstrap_install", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_list_names_every_state_with_its_description():
@@ -156,8 +149,6 @@ def test_a_venv_whose_python_changed_is_made_again_and_a_current_one_is_kept(tmp
 
 
 # ----------------------------------------------------------------------------------------------- --pillar
-SALT_CALL = Path(sys.executable).parent / "salt-call"
-GOOD_PILLAR = "sparks:\n  db_redis:\n    port: 6380\n    settings:\n      requirepass: Old-s3cret\n"
 BAD_PILLARS = {
     "yaml": (
         "sparks:\n  db_redis:\n    settings:\n      requirepass: New-s3cret: x\n",
@@ -170,23 +161,6 @@ BAD_PILLARS = {
     ),
     "role": ("sparks:\n  roles: [base, nosuch]\n", "sparks:roles: unknown role 'nosuch'"),
 }
-
-
-@pytest.fixture
-def bootstrap(tmp_path, monkeypatch):
-    """1nstall.py's main() as root with Salt already installed (this venv's), the stored pillar under tmp_path
-    holding GOOD_PILLAR, and the highstate recorded instead of run."""
-    module = load_script()
-    stored = tmp_path / "etc" / "local.sls"
-    stored.parent.mkdir()
-    stored.write_text(GOOD_PILLAR)
-    applied = []
-    monkeypatch.setattr(module, "LOCAL_PILLAR", stored)
-    monkeypatch.setattr(module.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(module, "install_prerequisites", lambda system, gpg=False: None)
-    monkeypatch.setattr(module, "install_salt", lambda venv, version: SALT_CALL)
-    monkeypatch.setattr(module, "apply_highstate", lambda *args: applied.append(args) or 0)
-    return module, stored, applied
 
 
 @pytest.mark.parametrize("kind", BAD_PILLARS)
