@@ -18,7 +18,7 @@
     - name: {{ django.systemd_dir }}/{{ unit }}.service
     - require:
       - service: {{ p.id }}-clean-{{ unit }}-service-dead
-    - require_in:
+    - onchanges_in:
       - cmd: django-clean-systemd-daemon-reload-cmd-run
 {%-   endfor %}
 
@@ -39,6 +39,7 @@
       - cmd: django-clean-systemd-daemon-reload-cmd-run
 {%- endfor %}
 
+# Only when a unit file went: a second clean changes nothing.
 django-clean-systemd-daemon-reload-cmd-run:
   cmd.run:
     - name: systemctl daemon-reload
