@@ -17,17 +17,19 @@
     - mode: "0700"
 
 {{ p.id }}-getdata-sparks-django-dumpdata-module-run:
+  # New-style module.run: the legacy form drops keyword arguments the function takes only through **kwargs
+  # (the project context).
   module.run:
-    - name: sparks_django.dumpdata
-    - app_labels: {{ salt["pillar.get"]("django_data:app_labels", []) | json }}
-    - exclude: {{ exclude | json }}
-    - indent: 2
-    - natural_foreign: true
-    - output: {{ p.shared }}/fixtures/{{ p.slug }}.json
-    - project_dir: {{ p.current }}/src{% if p.project_subdir %}/{{ p.project_subdir }}{% endif %}
-    - virtualenv: {{ p.current }}/venv
-    - env_file: {{ p.env_file }}
-    - runas: {{ p.user }}
+    - sparks_django.dumpdata:
+      - app_labels: {{ salt["pillar.get"]("django_data:app_labels", []) | json }}
+      - exclude: {{ exclude | json }}
+      - indent: 2
+      - natural_foreign: true
+      - output: {{ p.shared }}/fixtures/{{ p.slug }}.json
+      - project_dir: {{ p.current }}/src{% if p.project_subdir %}/{{ p.project_subdir }}{% endif %}
+      - virtualenv: {{ p.current }}/venv
+      - env_file: {{ p.env_file }}
+      - runas: {{ p.user }}
     - require:
       - file: {{ p.id }}-getdata-fixtures-file-directory
 {%- endfor %}

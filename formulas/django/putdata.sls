@@ -25,11 +25,13 @@
 {%-   endif %}
 
 {{ p.id }}-putdata-sparks-django-loaddata-module-run:
+  # New-style module.run: the legacy form drops keyword arguments the function takes only through **kwargs
+  # (the project context).
   module.run:
-    - name: sparks_django.loaddata
-    - fixtures: [{{ fixture }}]
-    - project_dir: {{ p.current }}/src{% if p.project_subdir %}/{{ p.project_subdir }}{% endif %}
-    - virtualenv: {{ p.current }}/venv
-    - env_file: {{ p.env_file }}
-    - runas: {{ p.user }}
+    - sparks_django.loaddata:
+      - fixtures: [{{ fixture }}]
+      - project_dir: {{ p.current }}/src{% if p.project_subdir %}/{{ p.project_subdir }}{% endif %}
+      - virtualenv: {{ p.current }}/venv
+      - env_file: {{ p.env_file }}
+      - runas: {{ p.user }}
 {%- endfor %}

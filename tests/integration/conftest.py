@@ -8,6 +8,7 @@ and the two releases of one module can run on two workers at once.
 
 import pytest
 
+from tests.support import leaks
 from tests.support.saltrun import SaltSSH
 from tests.support.targets import PLATFORMS, TargetRun
 
@@ -63,3 +64,20 @@ def boot(target_run, salt_ssh, platform):
     yield _boot
     salt_ssh.set_pillar({})
     target_run.shutdown(*booted)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leak_check(request, salt_ssh):
+    """The module's leak check (tests/support/leaks.py): it fails the module's last test when a declared secret of
+    the pillar it used shows up in salt output, a process's command line, a target's Salt caches, logs or journal,
+    or salt-ssh's and the masters' working directories here."""
+    check = leaks.start(request.module.__name__)
+    yield check
+    check.pillar_files(salt_ssh.pillar_dir)
+    findings = check.finish([(salt_ssh.work_dir, (salt_ssh.pillar_dir,))])
+    leaks.stop()
+    watch = check.watch
+    assert findings == [], (
+        f"declared secrets where they must not be ({watch.events} processes watched, {watch.missed} gone before "
+        f"their command line could be read): {findings}"
+    )

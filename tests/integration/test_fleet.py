@@ -13,6 +13,7 @@ import pytest
 
 from pathlib import Path
 
+from tests.support import leaks
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 from tests.support.secrets import files_holding
@@ -40,6 +41,7 @@ def master(salt_factories, target_run, tmp_path_factory):
     overrides = {key: conf[key] for key in conf if key != "root_dir"}
     overrides.update(interface=target_run.network.gateway, auto_accept=True, open_mode=False)
     factory = salt_factories.salt_master_daemon("sparks-master", overrides=overrides)
+    leaks.watch_master(factory, work / "pillar")
     with factory.started(start_timeout=120):
         yield factory
 

@@ -28,6 +28,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support import leaks
 from tests.support.cache import cache_dir, cache_lock
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import REPO_ROOT, repo_config
@@ -152,6 +153,7 @@ def master_3008(salt_factories, target_run, salt_ssh, tmp_path_factory):
     overrides = {key: conf[key] for key in conf if key != "root_dir"}
     overrides.update(interface=target_run.network.gateway, auto_accept=True, open_mode=False)
     factory = salt_factories.salt_master_daemon("upgrade-master", overrides=overrides)
+    leaks.watch_master(factory, salt_ssh.pillar_dir)
     yield factory
     if factory.is_running():
         factory.terminate()

@@ -20,6 +20,7 @@ import shutil
 import pytest
 
 from tests.integration.test_bootstrap import FINGERPRINT, copy_checkout, summary
+from tests.support import leaks
 from tests.support.fleet import wait_for_ping
 from tests.support.gpg import armor_lines, encrypted_pillar, make_key
 from tests.support.saltrun import SaltSSH, repo_config
@@ -55,6 +56,7 @@ def master(salt_factories, target_run, tmp_path_factory):
         gpg_keydir=str(key.homedir), interface=target_run.network.gateway, auto_accept=True, open_mode=False
     )
     factory = salt_factories.salt_master_daemon("sparks-gpg-master", overrides=overrides)
+    leaks.watch_master(factory, work / "pillar")
     with factory.started(start_timeout=120):
         yield factory, key, work / "pillar" / "nodes" / "gpg1.sls"
     key.remove()

@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from tests.support import leaks
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 
@@ -26,6 +27,7 @@ def master(salt_factories, target_run, tmp_path_factory):
     overrides = {key: conf[key] for key in conf if key != "root_dir"}
     overrides.update(interface=target_run.network.gateway, auto_accept=True, open_mode=False)
     factory = salt_factories.salt_master_daemon("sparks-reboot-master", overrides=overrides)
+    leaks.watch_master(factory)
     with factory.started(start_timeout=120):
         yield factory
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import leaks
+
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
 PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs")
@@ -105,6 +107,8 @@ class SaltSSH:
     def set_pillar(self, data):
         """Make ``data`` the machine-local pillar (`local.sls`) of every target."""
         (self.pillar_dir / "local.sls").write_text(yaml.safe_dump(data or {}))
+        if (check := leaks.current()) is not None:
+            check.pillar(data)
 
     def command(self, target, fun, *args, **kwargs):
         cmd = [
@@ -132,6 +136,10 @@ class SaltSSH:
         started = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.work_dir, check=False)
         seconds = time.monotonic() - started
+        if (check := leaks.current()) is not None:
+            check.pillar_files(self.pillar_dir)  # node files a test wrote itself, too
+            check.pillar(kwargs.get("pillar"))
+            check.saw(f"the output of salt-ssh {fun}", proc.stdout + proc.stderr)
         try:
             data = json.loads(proc.stdout) if proc.stdout.strip() else {}
         except json.JSONDecodeError:

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import leaks
 from tests.support.cache import cache_dir
 
 HERE = Path(__file__).resolve().parent
@@ -535,6 +536,8 @@ class TargetRun:
 
     def shutdown(self, *targets):
         for target in targets:
+            if (check := leaks.current()) is not None and target.pid is not None:
+                check.scan_target(target)  # its thin, caches, logs and journal: gone once it is down
             target.shutdown()
             self.targets.remove(target)
 
