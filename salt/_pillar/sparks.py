@@ -400,7 +400,7 @@ def _check_named(value, type_name, path, errors, secret):
     if type_name in VALUE_TYPES:
         problem = VALUE_TYPES[type_name](value)
         if problem:
-            errors.append(f"{path}: {problem}, got {_describe(value, secret)}")
+            errors.append(f"{path}: {problem}, got {_describe(value, secret or type_name in UNSHOWN_VALUE_TYPES)}")
         return
     list_match = re.fullmatch(r"list\[(.+)\]", type_name)
     if list_match:
@@ -439,8 +439,20 @@ def _cidr_problem(value):
     return None
 
 
+def _url_problem(value):
+    if not isinstance(value, str):
+        return "expected a URL"
+    if re.search(r"://[^/@]*:[^/@]*@", value):
+        # A URL is passed around as plain settings (state arguments, template context): a password in it would
+        # show in state output and the job cache. The formulas take passwords from their secret keys instead.
+        return "expected a URL without a password (it would show in state output; see the key's documentation)"
+    return None
+
+
 # Types whose values are checked beyond their Python type: each returns what was expected, or None.
-VALUE_TYPES = {"port": _port_problem, "cidr": _cidr_problem}
+VALUE_TYPES = {"port": _port_problem, "cidr": _cidr_problem, "url": _url_problem}
+# Types whose refused values are not shown: what makes them wrong may be a password.
+UNSHOWN_VALUE_TYPES = {"url"}
 
 
 def _describe(value, secret=False):

@@ -3,7 +3,7 @@ data actions (`django.getdata`, then `django.putdata` into another environment's
 refuses, and `django.clean`.
 
 The project is `shop` from pillar.example (production on Django 6, `shop-test` on the LTS, both at v1), with
-flower enabled and installed as an extra requirement, as a user adds it. The tests run in order and share the
+flower enabled and installed as an extra requirement, as a user adds it, and Redis asking for a password. The tests run in order and share the
 target.
 """
 
@@ -24,8 +24,13 @@ FLOWER = {"enabled": True, "address": "127.0.0.1", "port": 5555}
 MARK = "ROWS="
 
 
+REDIS_PASSWORD = "ops-redis/pa55:w0rd@x"  # URL-special characters: the env file's REDIS_URL must quote them
+
+
 def pillar(body_size=None):
     data = shop_pillar(requirements=["requirements-django6.txt"], extra_requirements=["flower==2.0.1"], flower=FLOWER)
+    # Redis with a password, as production has: celery and flower reach it through the env file's REDIS_URL.
+    data["sparks"]["db_redis"]["settings"] = {"requirepass": REDIS_PASSWORD}
     if body_size is not None:
         data["sparks"]["django"]["projects"]["shop"]["web"]["client_max_body_size"] = body_size
     return data
@@ -70,6 +75,16 @@ def test_flower_answers(shop):
     ret = shop.run("python3 -", input=probe, timeout=90)
     journal = shop.run("journalctl -u django-shop-production-flower -n 30 --no-pager").stdout
     assert ret.stdout.strip() == "200", ret.stdout + ret.stderr + journal
+
+
+def test_celery_reaches_redis_with_its_password(shop):
+    ping = shop.run(
+        f"runuser -u shop -- sh -c 'set -a; . {PROD_ROOT}/.env; set +a; cd {PROD_ROOT}/current/src && "
+        "../venv/bin/python -m celery -A shop inspect ping --timeout 10'",
+        timeout=120,
+    )
+    assert ping.returncode == 0 and "pong" in ping.stdout, ping.stdout + ping.stderr
+    assert shop.run(f"grep -c '^REDIS_URL=\"redis://:' {PROD_ROOT}/.env").stdout.strip() == "1"
 
 
 def test_getdata_then_putdata_into_another_database_gives_the_same_rows(shop, salt_ssh):

@@ -21,7 +21,8 @@ def machines(target_run, platform, salt_ssh):
     nodes.mkdir(exist_ok=True)
     for name, password in PASSWORDS.items():
         (nodes / f"{name.replace('.', '_')}.sls").write_text(
-            f"sparks:\n  db_redis:\n    settings:\n      requirepass: {password}\n"
+            # masterauth too (a replica's password for its master): every secret the formula takes is applied.
+            f"sparks:\n  db_redis:\n    settings:\n      requirepass: {password}\n      masterauth: {password}-m\n"
         )
     salt_ssh.set_pillar({})
     ret = salt_ssh.run(list(PASSWORDS), "state.apply", "db_redis")

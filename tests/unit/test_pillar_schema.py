@@ -34,6 +34,12 @@ def check(data, schema):
         ("port", 70000, "sparks:f:k: expected a port number (1-65535), got an integer (70000)"),
         ("port", "22", "sparks:f:k: expected a port number (1-65535), got a string ('22')"),
         (
+            "url",
+            "redis://:Hunter2-pw@127.0.0.1:6379/0",
+            "sparks:f:k: expected a URL without a password (it would show in state output; see the key's "
+            "documentation), got a string (a secret: not shown)",
+        ),
+        (
             "list[cidr]",
             ["10.0.0.0/8", "db1.example.org"],
             "sparks:f:k[1]: expected an IP address or network (10.0.0.5, 192.168.0.0/16, 2001:db8::/32), "
