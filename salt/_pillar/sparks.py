@@ -397,6 +397,9 @@ def _check_named(value, type_name, path, errors, secret):
         type_name = type_name[:-1]
     if type_name == "any":
         return
+    if type_name == "env":
+        errors.extend(_env_problems(value, path))
+        return
     if type_name in VALUE_TYPES:
         problem = VALUE_TYPES[type_name](value)
         if problem:
@@ -447,6 +450,31 @@ def _url_problem(value):
         # show in state output and the job cache. The formulas take passwords from their secret keys instead.
         return "expected a URL without a password (it would show in state output; see the key's documentation)"
     return None
+
+
+# Variable names whose values are secrets (the same words sparks_django masks in what it shows).
+SECRET_NAME = re.compile(r"pass|secret|token|key|credential|private|auth|dsn|salt", re.IGNORECASE)
+
+
+def _env_problems(value, path):
+    """A mapping of environment variables that are not secret: a secret there would be a state argument (state
+    output, job cache). Names that look secret, and URLs holding a password, belong under the secret key beside
+    it (``secrets``)."""
+    if not isinstance(value, dict):
+        return [f"{path}: expected a mapping, got {_describe(value)}"]
+    problems = []
+    for name, item in value.items():
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            problems.append(f"{path}:{name}: expected a string, got {_describe(item)}")
+        elif SECRET_NAME.search(str(name)):
+            problems.append(
+                f"{path}:{name}: its name says secret: put it under secrets (env values show in state output)"
+            )
+        elif _url_problem(str(item)) and "://" in str(item):
+            problems.append(
+                f"{path}:{name}: a URL with a password: put it under secrets (env values show in state output)"
+            )
+    return problems
 
 
 # Types whose values are checked beyond their Python type: each returns what was expected, or None.

@@ -34,6 +34,16 @@ def check(data, schema):
         ("port", 70000, "sparks:f:k: expected a port number (1-65535), got an integer (70000)"),
         ("port", "22", "sparks:f:k: expected a port number (1-65535), got a string ('22')"),
         (
+            "env",
+            {"DJANGO_ALLOWED_HOSTS": "*", "SENTRY_DSN": "https://k@sentry.example.org/1"},
+            "sparks:f:k:SENTRY_DSN: its name says secret: put it under secrets (env values show in state output)",
+        ),
+        (
+            "env",
+            {"CACHE_URL": "redis://:Hunter2-pw@127.0.0.1:6379/1"},
+            "sparks:f:k:CACHE_URL: a URL with a password: put it under secrets (env values show in state output)",
+        ),
+        (
             "url",
             "redis://:Hunter2-pw@127.0.0.1:6379/0",
             "sparks:f:k: expected a URL without a password (it would show in state output; see the key's "
