@@ -15,6 +15,11 @@ def assert_converged(first, second, name="local"):
     assert second.changed(name) == {}, f"the second apply changed: {list(second.changed(name))}"
 
 
+def _ends(text, keep=1200):
+    """``text``, or its start and its end when long: a traceback's last lines are its reason."""
+    return text if len(text) <= 2 * keep else f"{text[:keep]} [...] {text[-keep:]}"
+
+
 def why(ret, target):
     """The failed states of an apply on ``target`` (a booted target or its name) as ``id: comment`` lines,
     requisite knock-ons left out, or else the end of stderr: what an assertion message should show."""
@@ -23,7 +28,7 @@ def why(ret, target):
     except AssertionError as exc:
         return str(exc)
     lines = [
-        f"{sid}: {r['comment'][:2000]}"
+        f"{sid}: {_ends(r['comment'])}"
         for sid, r in failed.items()
         if not r["comment"].startswith("One or more requisite failed")
     ]

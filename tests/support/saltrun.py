@@ -19,7 +19,7 @@ from tests.support import leaks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
-PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs")
+PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs", "cache_dirs")
 
 
 def example_pillar(*sections, **overrides):
