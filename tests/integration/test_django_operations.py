@@ -3,8 +3,8 @@ data actions (`django.getdata`, then `django.putdata` into another environment's
 refuses, and `django.clean`.
 
 The project is `shop` from pillar.example (production on Django 6, `shop-test` on the LTS, both at v1), with
-flower enabled and installed as an extra requirement, as a user adds it, and Redis asking for a password. The tests run in order and share the
-target.
+flower enabled and installed as an extra requirement, as a user adds it, and Redis asking for a password. The
+tests run in order and share the target.
 """
 
 import json
