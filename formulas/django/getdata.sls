@@ -25,6 +25,7 @@
       - exclude: {{ exclude | json }}
       - indent: 2
       - natural_foreign: true
+      - installed_excludes_only: true
       - output: {{ p.shared }}/fixtures/{{ p.slug }}.json
       - project_dir: {{ p.current }}/src{% if p.project_subdir %}/{{ p.project_subdir }}{% endif %}
       - virtualenv: {{ p.current }}/venv

@@ -678,6 +678,13 @@ _USER_LOOKUP = (
 )
 
 
+_APP_LABELS = (
+    "import json\n"
+    "from django.apps import apps\n"
+    f"print({_RESULT_MARKER!r} + json.dumps([config.label for config in apps.get_app_configs()]))\n"
+)
+
+
 def _marked_result(stdout):
     for line in reversed(stdout.splitlines()):
         if line.startswith(_RESULT_MARKER):
@@ -739,13 +746,19 @@ def dumpdata(
     natural_primary=False,
     database=None,
     format="json",  # pylint: disable=redefined-builtin
+    installed_excludes_only=False,
     **kwargs,
 ):
     """
     Run ``dumpdata``. With ``output`` (a path) the data goes to that file and the path is returned;
-    otherwise the serialized data is returned as a string.
+    otherwise the serialized data is returned as a string. ``installed_excludes_only``: leave out the
+    ``exclude`` labels whose app the project does not install (dumpdata refuses an unknown one), as a default
+    list (contenttypes, auth.permission, sessions) needs.
     """
     context = _split_context(kwargs, "dumpdata")
+    if installed_excludes_only and exclude:
+        installed = set(_marked_result(_checked("shell", ["--command", _APP_LABELS], context)["stdout"]))
+        exclude = [label for label in _as_list(exclude) if label.split(".")[0] in installed]
     args = _as_list(app_labels)
     args.append(f"--format={format}")
     if indent is not None:

@@ -493,3 +493,13 @@ def test_prune_snapshots_keeps_the_newest(tmp_path):
         "pre-migrate-20261115T000000Z-c.dump",
         "pre-migrate-20261201T000000Z-b.dump",
     ]
+
+
+def test_dumpdata_leaves_out_excludes_of_apps_not_installed(run_all, project):
+    run_all.side_effect = [
+        _ok('SPARKS_DJANGO_RESULT=["auth", "contenttypes", "greetings"]\n'),
+        _ok("[]"),
+    ]
+    exclude = ["contenttypes", "auth.permission", "sessions"]
+    assert sparks_django.dumpdata(exclude=exclude, installed_excludes_only=True, **project) == "[]"
+    assert run_all.call_args.args[0][5:] == ["--format=json", "--exclude=contenttypes", "--exclude=auth.permission"]
