@@ -155,6 +155,9 @@ django-nginx-default-site-absent:
 {%-   if p.migrate and p.snapshots %}
     - snapshot_dir: {{ p.snapshot_dir }}
 {%-   endif %}
+{%-   if p.web.enabled and p.web.nginx %}
+    - static_dir: {{ p.static_dir | json }}
+{%-   endif %}
 {%-   if p.project_subdir %}
     - project_subdir: {{ p.project_subdir }}
 {%-   endif %}
@@ -272,6 +275,9 @@ django-nginx-default-site-absent:
 {%-       endif %}
     - health_check_timeout: {{ p.health_check_timeout }}
     - rollback_on_failure: true
+{%-       if p.web.nginx %}
+    - static_dir: {{ p.static_dir | json }}
+{%-       endif %}
     - env_file: {{ p.env_file }}
     - runas: {{ p.user }}
     - onchanges:

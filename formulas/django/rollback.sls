@@ -24,6 +24,9 @@
     - to: {{ to | json }}
 {%-   endif %}
     - migrate_back: {{ migrate_back }}
+{%-   if p.web.enabled and p.web.nginx %}
+    - static_dir: {{ p.static_dir | json }}
+{%-   endif %}
     - check_migrations: {{ p.migrate }}
 {%-   if p.project_subdir %}
     - project_subdir: {{ p.project_subdir }}

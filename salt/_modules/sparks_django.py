@@ -878,11 +878,62 @@ def _atomic_symlink(target, link):
     os.replace(temporary, link)
 
 
-def switch_release(root, release, previous=None):
+STATIC_SETS, STATIC_LIVE = "static-sets", "static-live"
+
+
+def _link_tree(source, destination):
+    """Hard-link every file under ``source`` into ``destination`` (replacing what is there): cheap, and the files
+    keep their owner and mode. A copy where the two are on different filesystems."""
+    for directory, _, files in os.walk(source):
+        target_dir = os.path.join(destination, os.path.relpath(directory, source))
+        os.makedirs(target_dir, exist_ok=True)
+        for name in files:
+            target = os.path.join(target_dir, name)
+            if os.path.lexists(target):
+                os.unlink(target)
+            try:
+                os.link(os.path.join(directory, name), target)
+            except OSError:
+                shutil.copy2(os.path.join(directory, name), target)
+
+
+def publish_static(root, release, static_dir):
+    """
+    Point ``<root>/static-live`` (what nginx serves) at a new set of static files: those of ``release`` over those
+    of the release ``current`` points to now. Pages an old worker rendered while it drains after a reload name
+    the old release's hashed files, new workers' pages the new ones: both are there. ``static_dir``: the
+    collected files' directory, relative to a release's ``src``. Only the live set and the one before stay.
+    Return the new set's name.
+
+    CLI example: ``salt-call sparks_django.publish_static /srv/app v41 static``
+    """
+    paths = release_paths(root, release)
+    old = _link_release(paths["current"])
+    sets = os.path.join(root, STATIC_SETS)
+    os.makedirs(sets, exist_ok=True)
+    name = f"{release}.{time.time_ns()}"
+    building = os.path.join(sets, f".{name}")
+    for source in [release_paths(root, old)["src"]] if old and old != str(release) else []:
+        _link_tree(os.path.join(source, static_dir), building)
+    _link_tree(os.path.join(paths["src"], static_dir), building)  # the new release's files win
+    os.makedirs(building, exist_ok=True)
+    os.chmod(building, 0o755)
+    os.rename(building, os.path.join(sets, name))
+    live = os.path.join(root, STATIC_LIVE)
+    before = os.path.basename(os.readlink(live)) if os.path.islink(live) else None
+    _atomic_symlink(os.path.join(STATIC_SETS, name), live)
+    for stale in os.listdir(sets):
+        if stale not in (name, before):
+            shutil.rmtree(os.path.join(sets, stale), ignore_errors=True)
+    return name
+
+
+def switch_release(root, release, previous=None, static_dir=None):
     """
     Atomically point ``<root>/current`` at ``releases/<release>`` (which must be built). The release
     it replaces becomes ``<root>/previous``, unless ``previous`` names the release to record there
-    instead (used when undoing a switch). Return ``{old, new}`` release ids.
+    instead (used when undoing a switch). With ``static_dir``, the static files are published first
+    (``publish_static``). Return ``{old, new}`` release ids.
 
     CLI example: ``salt-call sparks_django.switch_release /srv/app v41``
     """
@@ -890,6 +941,9 @@ def switch_release(root, release, previous=None):
     if release_metadata(root, release) is None:
         raise CommandExecutionError(f"Release {release} under {root} is missing or incomplete")
     old = _link_release(paths["current"])
+    if static_dir and old != str(release):
+        # Before current: the new release's pages must find their files the moment it serves them.
+        publish_static(root, release, static_dir)
     if previous is None:
         previous = old if old != str(release) else None
     else:
@@ -902,7 +956,7 @@ def switch_release(root, release, previous=None):
     return {"old": old, "new": str(release)}
 
 
-def rollback(root, test=False):
+def rollback(root, test=False, static_dir=None):
     """
     Switch ``current`` back to the previous release; the release rolled back from becomes
     ``previous``. Return ``{old, new}``; raise when there is no complete previous release.
@@ -917,7 +971,7 @@ def rollback(root, test=False):
         raise CommandExecutionError(f"The previous release under {root} is already current")
     if test:
         return {"old": current, "new": previous}
-    return switch_release(root, previous)
+    return switch_release(root, previous, static_dir=static_dir)
 
 
 def prune_releases(root, keep=5, test=False):

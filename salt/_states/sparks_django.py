@@ -551,6 +551,7 @@ def release_deployed(
     shared_paths=None,
     retry=False,
     snapshot_dir=None,
+    static_dir=None,
     settings_module=None,
     env_file=None,
     env=None,
@@ -608,6 +609,11 @@ def release_deployed(
         PostgreSQL and SQLite, mode 0600, the newest ``keep`` kept); None: no snapshot. A snapshot that
         cannot be made (no room on the disk, pg_dump failing) fails the deploy before any migration.
 
+    static_dir
+        The collected static files' directory, relative to a release's ``src``: each switch publishes them with
+        the live release's under ``<name>/static-live`` (``sparks_django.publish_static``), which the web server
+        serves, so a page an old worker rendered during the reload finds its hashed files.
+
     Migrations, one rule: they run before the switch, after the snapshot. A candidate that fails after its
     migrations ran leaves the old release serving on the migrated schema (write migrations that the running
     release survives: add first, remove in a later release), and the comment names the applied migrations
@@ -648,6 +654,7 @@ def release_deployed(
         "shared_paths": [shared_paths] if isinstance(shared_paths, str) else list(shared_paths or []),
         "retry": bool(retry),
         "snapshot_dir": snapshot_dir or None,
+        "static_dir": static_dir or None,
     }
     if check_deploy is None:
         check_deploy = environment == "production"
@@ -743,6 +750,14 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     if info["current"] == release and metadata is not None and failure is None:
         # Current only while its venv works: a distribution upgrade replaces the Python it was built with.
         stale = _stale_venvs(root, [release], options["python"])
+        live = os.path.join(root, "static-live")
+        if options["static_dir"] and not os.path.islink(live):
+            # A release deployed before static files were published (or the link removed): publish them now.
+            if __opts__["test"]:
+                ret.update(result=None, changes={"static": "published"}, comment=f"{live} would be published")
+                return ret
+            __salt__["sparks_django.publish_static"](root, release, options["static_dir"])
+            ret["changes"]["static"] = "published"
         if not stale:
             ret["comment"] = f"Release {release} is already current"
             return ret
@@ -859,12 +874,14 @@ def _deploy(ret, root, release, options, check_deploy, check_fail_level, migrate
     except (_StepFailed, CommandExecutionError) as exc:
         return failed(step, exc, f"not switched to, current stays {info['current']}")
 
-    switched = __salt__["sparks_django.switch_release"](root, release)
+    switched = __salt__["sparks_django.switch_release"](root, release, static_dir=options["static_dir"])
     try:
         _health_check(options, project)
     except (_StepFailed, CommandExecutionError) as exc:
         if switched["old"] is not None:
-            __salt__["sparks_django.switch_release"](root, switched["old"], previous=info["previous"])
+            __salt__["sparks_django.switch_release"](
+                root, switched["old"], previous=info["previous"], static_dir=options["static_dir"]
+            )
             if info["previous"] is None and os.path.islink(paths["previous"]):
                 # There was no previous release before this attempt: do not leave the failed one there.
                 os.unlink(paths["previous"])
@@ -935,6 +952,7 @@ def rolled_back(
     env_file=None,
     runas=None,
     timeout=None,
+    static_dir=None,
 ):
     """
     ``current`` is switched back. Without ``to``: to the previous release (an action: every run
@@ -945,7 +963,7 @@ def rolled_back(
     refused, with their list: its code would run on a schema it does not know. ``migrate_back=True`` first
     migrates each app concerned back to the last migration that release has, with the current release's code
     (the older one lacks those files), then switches. ``check_migrations=False``: for projects without
-    migrations. ``project_subdir`` .. ``timeout``: the project context, as for ``release_deployed``.
+    migrations. ``project_subdir`` .. ``timeout``, ``static_dir``: as for ``release_deployed``.
 
     ``changes``: ``current: {old, new}``, ``migrations_reverted: [labels]``.
     """
@@ -1003,7 +1021,7 @@ def rolled_back(
                     comment=f"Migrating {app} back to {migration} failed, current stays {info['current']}: {exc}",
                 )
                 return ret
-        switched = __salt__["sparks_django.switch_release"](name, target)
+        switched = __salt__["sparks_django.switch_release"](name, target, static_dir=static_dir)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret.update(result=False, comment=str(exc))
         return ret
@@ -1028,6 +1046,7 @@ def healthy(
     env=None,
     runas=None,
     timeout=None,
+    static_dir=None,
 ):
     """
     The current release answers its health check; meant to run after the formula reloaded the services
@@ -1095,7 +1114,7 @@ def healthy(
             ret.update(result=False, comment=f"Release {release} is unhealthy, recorded as failed: {exc}")
             return ret
         try:
-            switched = __salt__["sparks_django.rollback"](name)
+            switched = __salt__["sparks_django.rollback"](name, static_dir=static_dir)
         except CommandExecutionError as rollback_error:
             # Nothing to go back to (a first release): it stops being current all the same.
             os.unlink(os.path.join(name, "current"))
