@@ -19,6 +19,10 @@ from tests.support import leaks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMON_CONF = REPO_ROOT / "salt" / "config" / "common.conf"
+MASTER_CONF = REPO_ROOT / "salt" / "config" / "master"
+# What salt-ssh takes from salt/config/master beyond common.conf: the roster (tests run salt-ssh through it too).
+SSH_KEYS = ("roster",)
+SSH_PATH_LISTS = ("roster_dirs",)
 PATH_LISTS = ("module_dirs", "states_dirs", "pillar_dirs", "utils_dirs", "runner_dirs", "grains_dirs", "cache_dirs")
 
 
@@ -45,6 +49,14 @@ def repo_config(work_dir, pillar_dir=None):
     conf["pillar_roots"] = {"base": pillar_roots}
     for key in PATH_LISTS:
         conf[key] = [str(REPO_ROOT / path) for path in conf[key]]
+    return conf
+
+
+def ssh_config():
+    """salt-ssh's own settings from salt/config/master (its roster module), with absolute paths."""
+    master = yaml.safe_load(MASTER_CONF.read_text())
+    conf = {key: master[key] for key in SSH_KEYS}
+    conf.update({key: [str(REPO_ROOT / path) for path in master[key]] for key in SSH_PATH_LISTS})
     return conf
 
 
@@ -95,6 +107,7 @@ class SaltSSH:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.pillar_dir.mkdir(parents=True, exist_ok=True)
         conf = repo_config(self.work_dir, self.pillar_dir)
+        conf.update(ssh_config())
         conf.update(self.extra_options)
         (self.config_dir / "master").write_text(yaml.safe_dump(conf))
         self.set_roster(self.roster)
