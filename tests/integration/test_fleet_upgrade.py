@@ -221,19 +221,19 @@ def stray_minions(target):
     (its keepalive's child, orphaned) answers the master under the same id as the new one, and the first of the
     two to answer wins each call."""
     main = target.run("systemctl show -p MainPID --value salt-minion", check=True).stdout.strip()
-    parent, minion = {}, []
-    for line in target.run("ps -eo pid=,ppid=,args=", check=True).stdout.splitlines():
-        pid, ppid, args = line.split(None, 2)
+    parent, minion = {}, {}
+    for line in target.run("ps -eo pid=,ppid=,lstart=,args=", check=True).stdout.splitlines():
+        pid, ppid, rest = line.split(None, 2)
         parent[pid] = ppid
-        if f"{VENV}/bin/salt-minion" in args:
-            minion.append(pid)
+        if f"{VENV}/bin/salt-minion" in rest:
+            minion[pid] = f"{pid} (parent {ppid}, main {main}): {rest}"
     stray = []
-    for pid in minion:
+    for pid, description in minion.items():
         ancestor = pid
         while ancestor not in (main, "0", "1") and ancestor in parent:
             ancestor = parent[ancestor]
         if ancestor != main:
-            stray.append(pid)
+            stray.append(description)  # what it is and since when, for the assertion message
     return stray
 
 
