@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.support.cache import cache_dir, cache_lock
+from tests.support.cache import cache_dir, cached_entry
 from tests.support.saltrun import example_pillar
 
 
@@ -65,42 +65,17 @@ def django_wheelhouse(label):
     """
     spec = DJANGO_SPECS[label]
     pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
-    wheelhouse = CACHE_ROOT / "wheels" / f"{pyver}-{_slug(spec)}"
-    with cache_lock(f"wheels-{wheelhouse.name}"):
-        return wheelhouse, _django_wheelhouse(wheelhouse, spec)
+    wheelhouse = cached_entry(CACHE_ROOT / "wheels" / f"{pyver}-{_slug(spec)}", lambda path: _download(path, spec))
+    return wheelhouse, _django_version_in(wheelhouse)
 
 
-def _django_wheelhouse(wheelhouse, spec):
-    version = _django_version_in(wheelhouse)
-    if version is None:
-        wheelhouse.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--only-binary=:all:",
-                "-d",
-                str(wheelhouse),
-                spec,
-            ],
-            check=True,
-        )
-        version = _django_version_in(wheelhouse)
-    return version
+def _download(wheelhouse, spec):
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:"]
+    subprocess.run([*pip, "-d", str(wheelhouse), spec], check=True)
 
 
 def _django_version_in(wheelhouse):
-    if not wheelhouse.is_dir():
-        return None
-    versions = []
-    for wheel in wheelhouse.glob("[Dd]jango-*.whl"):
-        versions.append(wheel.name.split("-")[1])
-    if not versions:
-        return None
+    versions = [wheel.name.split("-")[1] for wheel in wheelhouse.glob("[Dd]jango-*.whl")]
     return max(versions, key=lambda v: tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.]", v)))
 
 
@@ -108,33 +83,14 @@ def django_venv(label):
     """A virtualenv with Django ``label`` installed, cached by exact Django version. Returns (path, version)."""
     wheelhouse, version = django_wheelhouse(label)
     pyver = f"py{sys.version_info.major}{sys.version_info.minor}"
-    venv = CACHE_ROOT / f"{pyver}-django-{version}"
-    with cache_lock(venv.name):
-        _make_django_venv(venv, wheelhouse, version)
+    venv = cached_entry(CACHE_ROOT / f"{pyver}-django-{version}", lambda path: _make_venv(path, wheelhouse, version))
     return venv, version
 
 
-def _make_django_venv(venv, wheelhouse, version):
-    ready = venv / ".sparks-ready"
-    if not ready.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-index",
-                "--find-links",
-                str(wheelhouse),
-                f"Django=={version}",
-            ],
-            check=True,
-        )
-        ready.write_text(version)
+def _make_venv(venv, wheelhouse, version):
+    subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--no-index", "--find-links", str(wheelhouse), f"Django=={version}"], check=True)
 
 
 # --------------------------------------------------------------------------------------------------
