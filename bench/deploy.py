@@ -3,7 +3,7 @@
 What does a Django deploy with the `django` formula cost, and does it drop requests?
 
 Boots one fresh Debian 12 target, applies db_postgres + db_redis + django with pillar.example's sections (the
-`shop` test project from tests/support/django_projects.py at v1, its git repository inside the target),
+`shop` test project (tests/support/projects/shop/) at v1, its git repository inside the target),
 then, while the host sends GET / through nginx in a loop, times:
   - a no-op re-apply (nothing to do),
   - a new release (v2: build, migrate, switch, graceful gunicorn reload, health check, celery restart),

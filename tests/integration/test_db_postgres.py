@@ -10,6 +10,7 @@ import copy
 import pytest
 import yaml
 
+from tests.support.converge import assert_converged
 from tests.support.saltrun import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -127,11 +128,9 @@ def test_settings_and_pg_hba_come_from_pillar(pg):
 
 
 def test_second_apply_changes_nothing(pg, salt_ssh):
-    target, _ = pg
+    target, first = pg
     again = salt_ssh.run(target.name, "state.apply", "db_postgres")
-    assert again.returncode == 0, again.stderr
-    assert again.failed(target.name) == {}
-    assert again.changed(target.name) == {}
+    assert_converged(first, again, target.name)
 
 
 # Reload logic and password changes are the formula's and our state's own, the same on both releases, and cost two
@@ -217,4 +216,4 @@ def test_clean_stops_the_cluster_removes_the_server_and_keeps_the_data(pg, salt_
     assert not (target.root / "usr/local/lib/sparks/pg-hba-check").exists()
     assert (target.root / f"var/lib/postgresql/{version}/main/PG_VERSION").exists()  # the databases stay
     again = salt_ssh.run(target.name, "state.apply", "db_postgres.clean")
-    assert again.failed(target.name) == {} and again.changed(target.name) == {}
+    assert_converged(ret, again, target.name)

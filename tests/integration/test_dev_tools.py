@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.support.converge import assert_converged
 from tests.support.saltrun import example_pillar
 
 pytestmark = pytest.mark.integration
@@ -153,5 +154,4 @@ def test_clean_removes_the_tools_the_prompt_and_the_npm_packages(dev_target, sal
     assert (target.root / "home/alice/sources").is_dir()  # users' work stays
     assert "python3" in target.packages()  # Salt runs on it: dev.clean leaves it
     again = salt_ssh.run(target.name, "state.apply", clean)
-    assert again.failed(target.name) == {}, json.dumps(again.failed(target.name), indent=1)[:2000]
-    assert again.changed(target.name) == {}
+    assert_converged(ret, again, target.name)

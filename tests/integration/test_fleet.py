@@ -14,6 +14,7 @@ import pytest
 from pathlib import Path
 
 from tests.support import leaks
+from tests.support.converge import assert_converged
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import repo_config
 from tests.support.secrets import files_holding
@@ -185,7 +186,7 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         assert ret.returncode == 0
         assert all(i.startswith("local-perms-") for i in state_ids(ret.data))
         again = salt_ssh.run(node.name, "state.apply", "salt_minion")
-        assert again.changed(node.name) == {}
+        assert_converged(applied, again, node.name)
         # And back: salt_minion.clean stops the minion and removes its unit and configuration (twice: no change).
         clean = salt_ssh.run(node.name, "state.apply", "salt_minion.clean")
         assert clean.failed(node.name) == {}, clean.stdout[-3000:]
@@ -198,7 +199,7 @@ def test_agentless_node_joins_the_master_through_salt_minion_state(master, targe
         assert node.run("systemctl is-active salt-minion").stdout.strip() in ("inactive", "unknown")
         assert not (node.root / "etc/systemd/system/salt-minion.service").exists()
         assert not (node.root / "etc/salt/minion.d/sparks.conf").exists()
-        assert salt_ssh.run(node.name, "state.apply", "salt_minion.clean").changed(node.name) == {}
+        assert_converged(clean, salt_ssh.run(node.name, "state.apply", "salt_minion.clean"), node.name)
     finally:
         salt_ssh.set_pillar({})
         target_run.shutdown(node)

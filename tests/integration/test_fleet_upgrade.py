@@ -14,7 +14,6 @@ Each phase is a test, in order, each depending on the ones before (pytest --dura
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +28,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.support import leaks
-from tests.support.cache import cache_dir, cache_lock
+from tests.support.cache import cache_dir, cached_entry
 from tests.support.fleet import wait_for_ping
 from tests.support.saltrun import REPO_ROOT, repo_config
 from tests.support.targets import UPGRADE_FROM_SALT
@@ -61,21 +60,15 @@ def salt_venv(version):
     by both). Not with the constraints file: its pins are the pinned Salt's."""
     python = Path(sys.base_prefix) / "bin" / "python3"
     venv = cache_dir("salt-venvs") / f"salt-{version}-py{sys.version_info.major}.{sys.version_info.minor}"
-    with cache_lock(venv.name):
-        _make_salt_venv(python, venv, version)
-    return venv
+    return cached_entry(venv, lambda path: _make_salt_venv(python, path, version))
 
 
 def _make_salt_venv(python, venv, version):
-    ready = venv / ".sparks-ready"
-    if not ready.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=120)
-        pip = [str(venv / "bin/pip"), "install", "--quiet", "--disable-pip-version-check", f"salt=={version}"]
-        installed = subprocess.run(pip, timeout=900, capture_output=True, text=True, check=False)
-        if installed.returncode != 0:
-            pytest.fail(f"pip could not install salt=={version}: {installed.stderr[-3000:]}")
-        ready.touch()
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin/pip"), "install", "--quiet", "--disable-pip-version-check", f"salt=={version}"]
+    installed = subprocess.run(pip, timeout=900, capture_output=True, text=True, check=False)
+    if installed.returncode != 0:
+        pytest.fail(f"pip could not install salt=={version}: {installed.stderr[-3000:]}")
 
 
 class PlainMaster:

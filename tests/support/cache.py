@@ -8,9 +8,11 @@ with an empty cache (``SPARKS_CACHE_DIR=$(mktemp -d)``) rebuilds everything and 
 import contextlib
 import fcntl
 import os
+import shutil
 from pathlib import Path
 
 DEFAULT_ROOT = Path("/var/cache/sparks")
+READY = ".sparks-ready"  # written into an entry last: an entry without it is a build that did not finish
 
 
 def cache_root():
@@ -41,3 +43,17 @@ def cache_lock(name):
     with open(cache_dir(".locks") / f"{name}.lock", "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def cached_entry(path, build):
+    """The cache entry ``path`` (a directory under the cache root), made by ``build(path)`` unless a finished one
+    is there. Under ``cache_lock``, so that workers of one run build it once; what a build left half done (killed,
+    failed) is removed and built again, because the marker is written only once ``build`` has returned."""
+    path = Path(path)
+    with cache_lock("-".join(path.relative_to(cache_root()).parts)):
+        if not (path / READY).exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            build(path)
+            (path / READY).touch()
+    return path

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from email.utils import formatdate
 
-from tests.support.cache import cache_dir, cache_lock
+from tests.support.cache import cache_dir, cached_entry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKEBIN = os.path.join(HERE, "fakebin")
@@ -201,21 +201,17 @@ def generated_names(count, seed=7):
 
 
 def verdaccio_bin():
-    """The verdaccio executable, installing it into <cache root>/verdaccio on first use."""
+    """The verdaccio executable, installed into <cache root>/verdaccio/<version> on first use."""
     explicit = os.environ.get("PKGSEARCH_VERDACCIO")
     if explicit and os.access(explicit, os.X_OK):
         return explicit
-    with cache_lock("verdaccio"):
-        return _install_verdaccio(str(cache_dir("verdaccio")))
+    if not shutil.which("npm") or not shutil.which("node"):
+        raise Unavailable("node/npm not installed (apt-get install nodejs npm)")
+    folder = cached_entry(cache_dir("verdaccio") / VERDACCIO_VERSION, _install_verdaccio)
+    return os.path.join(folder, "node_modules", ".bin", "verdaccio")
 
 
 def _install_verdaccio(folder):
-    exe = os.path.join(folder, "node_modules", ".bin", "verdaccio")
-    if os.access(exe, os.X_OK):
-        return exe
-    if not shutil.which("npm") or not shutil.which("node"):
-        raise Unavailable("node/npm not installed (apt-get install nodejs npm)")
-    os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "package.json"), "w") as fh:
         # node-fetch is pinned because some registries' node-fetch lacks the "cjs" dist-tag
         # that verdaccio's dependencies ask for.
@@ -231,9 +227,8 @@ def _install_verdaccio(folder):
     proc = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund"], cwd=folder, capture_output=True, text=True, timeout=600
     )
-    if proc.returncode or not os.access(exe, os.X_OK):
+    if proc.returncode or not os.access(os.path.join(folder, "node_modules", ".bin", "verdaccio"), os.X_OK):
         raise Unavailable("npm install verdaccio@%s failed: %s" % (VERDACCIO_VERSION, proc.stderr[-300:]))
-    return exe
 
 
 def _wait_port(port, timeout, proc=None):
