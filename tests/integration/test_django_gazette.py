@@ -8,6 +8,7 @@ through nginx with the site's Host. The tests run in order and share the target.
 """
 
 import json
+import threading
 import time
 
 import pytest
@@ -161,10 +162,41 @@ def test_next_run_fails_fast_naming_the_failed_release(gazette, salt_ssh):
     assert current(target) == commits["v1"][:12]
 
 
+class PageAndStylesheet(threading.Thread):
+    """What a browser does, in a loop: ask for a page (the stylesheet URL it names), then for that stylesheet."""
+
+    def __init__(self, target):
+        super().__init__(daemon=True)
+        self.target, self.stop, self.failures, self.stylesheets = target, threading.Event(), [], set()
+
+    def run(self):
+        while not self.stop.is_set():
+            status, url = get(self.target, "/stylesheet/", host=HOST)
+            if status == 200:
+                self.stylesheets.add(url)
+                status, _ = get(self.target, url, host=HOST)
+            if status != 200:
+                self.failures.append((status, url))
+            time.sleep(0.02)
+
+
 def test_new_rev_deploys_and_shared_media_survive(gazette, salt_ssh):
     target, _, commits = gazette
-    result = apply(salt_ssh, target, pillar("v2"))
+    old_stylesheet = get(target, "/stylesheet/", host=HOST)[1]
+    browser = PageAndStylesheet(target)
+    browser.start()
+    try:
+        result = apply(salt_ssh, target, pillar("v2"))
+    finally:
+        browser.stop.set()
+        browser.join()
     assert result.returncode == 0, why(result, target)
+    # Through the reload, every page's stylesheet was there: the old release's hashed file stays served with
+    # the new one's.
+    assert browser.failures == [], browser.failures[:5]
+    new_stylesheet = get(target, "/stylesheet/", host=HOST)[1]
+    assert new_stylesheet != old_stylesheet and {old_stylesheet, new_stylesheet} <= browser.stylesheets
+    assert get(target, old_stylesheet, host=HOST)[0] == 200 and get(target, new_stylesheet, host=HOST)[0] == 200
     assert result.changed(target.name)[RELEASE]["current"] == {"old": commits["v1"][:12], "new": commits["v2"][:12]}
     assert get(target, host=HOST) == (200, "gazette v2")
     assert get(target, "/media/uploads/note.txt", host=HOST) == (200, "kept across releases")

@@ -1,6 +1,7 @@
 """
 The `gazette` project (tests/support/projects/gazette/: real files) as a git repository of four revisions: v1,
-v2, v3, and `broken` between v1 and v2, whose /health/ answers 500. Only gazette/version.py differs.
+v2, v3, and `broken` between v1 and v2, whose /health/ answers 500. Only gazette/version.py and the stylesheet
+(so its hashed name) differ.
 """
 
 import pathlib
@@ -22,6 +23,7 @@ def make_gazette_repository(path):
     commits = {}
     for tag, healthy in REVISIONS.items():
         (path / "gazette" / "version.py").write_text(f'VERSION = "{tag}"\nHEALTHY = {healthy}\n')
+        (path / "gazette" / "static" / "gazette" / "site.css").write_text(f"body {{ color: #222; }} /* {tag} */\n")
         subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
         subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"gazette {tag}"], check=True)
         subprocess.run([*GIT, "-C", str(path), "tag", tag], check=True)

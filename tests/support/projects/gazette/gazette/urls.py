@@ -5,5 +5,6 @@ from gazette import views
 urlpatterns = [
     path("", views.index),
     path("health/", views.health),
+    path("stylesheet/", views.stylesheet),
     path("upload/<str:name>", views.upload),
 ]

@@ -2,6 +2,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpResponse
+from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 
 from gazette import version
@@ -9,6 +10,11 @@ from gazette import version
 
 def index(request):
     return HttpResponse(f"gazette {version.VERSION}")
+
+
+def stylesheet(request):
+    """The URL of the stylesheet this release's pages link to (its hashed name)."""
+    return HttpResponse(static("gazette/site.css"))
 
 
 def health(request):

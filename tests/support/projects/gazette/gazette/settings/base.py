@@ -14,6 +14,11 @@ WSGI_APPLICATION = "gazette.wsgi.application"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "var" / "db.sqlite3")}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
+# Hashed names (site.3f2a1c.css), as production projects serve them: a page names the files of its release.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
 STATIC_ROOT = str(BASE_DIR / "static")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = str(BASE_DIR / "media")
