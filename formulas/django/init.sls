@@ -171,7 +171,7 @@ django-nginx-default-site-absent:
     - keep: {{ p.keep }}
 {%-   if p.web.enabled %}
     - health_gate: {{ {"wsgi_module": p.wsgi_module, "path": p.health_check_path, "host": p.health_host,
-                       "https": p.web.https, "worker_timeout": p.web.timeout} | json }}
+                       "https": p.web.https or p.web.tls.mode != "", "worker_timeout": p.web.timeout} | json }}
     - health_check_timeout: {{ p.health_check_timeout }}
 {%-   endif %}
     - python: {{ p.python }}
@@ -338,5 +338,81 @@ django-nginx-service-running:
 {%-   for id in nginx_sites %}
       - file: {{ id }}-nginx-site-file-managed
       - file: {{ id }}-nginx-site-enabled-file-symlink
+{%-   endfor %}
+{%- endif %}
+
+{#- ACME: the site is live on plain HTTP first (above), certbot proves the names through its challenge directory,
+    then the same site file is written again, now with its certificate, checked and reloaded. A second run finds
+    the certificate and changes nothing; certbot's own timer renews it, with nginx -t before the reload. #}
+{%- set acme_projects = [] %}
+{%- for key, p in django.resolved | dictsort if p.web.enabled and p.web.nginx and p.web.tls.mode == "acme" %}
+{%-   if not p.tls_names %}
+{{ raise("sparks:django:projects:" ~ key ~ ":web:tls: acme needs the site's names in web:server_name") }}
+{%-   endif %}
+{%-   do acme_projects.append(p) %}
+{%- endfor %}
+{%- if acme_projects %}
+
+{{ packages_installed("django-certbot-package-installed", {"install_recommends": false}, refresh=false,
+                      pkgs=["certbot"]) }}
+
+django-acme-webroot-file-directory:
+  file.directory:
+    - name: {{ acme_projects[0].acme_webroot }}
+    - mode: "0755"
+    - makedirs: true
+
+# Renewals (certbot.timer) reload nginx only when its configuration is valid.
+django-acme-renewal-hook-file-managed:
+  file.managed:
+    - name: /etc/letsencrypt/renewal-hooks/deploy/sparks-nginx-reload
+    - mode: "0755"
+    - makedirs: true
+    - contents: |
+        #!/bin/sh
+        # Managed by sparks (django formula): a renewed certificate goes live only through a valid nginx.
+        nginx -t && systemctl reload nginx
+    - require:
+      - pkg: django-certbot-package-installed
+{%-   for p in acme_projects %}
+{%-     set public = {} %}
+{%-     for k, v in p | dictsort if k != "secrets" %}{% do public.update({k: v}) %}{% endfor %}
+{%-     set acme = p.web.tls.acme %}
+
+{{ p.id }}-tls-certificate-cmd-run:
+  cmd.run:
+    - name: >-
+        certbot certonly --webroot -w {{ p.acme_webroot }} --cert-name django-{{ p.slug }}
+        {%- for name in p.tls_names %} -d {{ name }}{% endfor %}
+        --non-interactive --agree-tos --no-eff-email
+        {{ ("-m " ~ acme.email) if acme.email else "--register-unsafely-without-email" }} --server {{ acme.server }}
+{%-     if acme.ca_bundle %}
+    - env:
+        REQUESTS_CA_BUNDLE: {{ acme.ca_bundle }}
+{%-     endif %}
+    - creates: {{ p.tls_certificate }}
+    - require:
+      - service: django-nginx-service-running
+      - file: django-acme-webroot-file-directory
+      - file: django-acme-renewal-hook-file-managed
+
+{{ p.id }}-nginx-site-tls-file-managed:
+  file.managed:
+    - name: {{ django.nginx.sites_available }}/{{ p.nginx_site }}
+    - source: salt://django/files/nginx-site.conf.jinja
+    - template: jinja
+    - context:
+        key: {{ p.key | json }}
+        p: {{ public | json }}
+    - mode: "0644"
+    - check_cmd: {{ check_script }}
+    - require:
+      - cmd: {{ p.id }}-tls-certificate-cmd-run
+
+{{ p.id }}-nginx-tls-reload-cmd-run:
+  cmd.run:
+    - name: systemctl reload {{ django.nginx.service }}
+    - onchanges:
+      - file: {{ p.id }}-nginx-site-tls-file-managed
 {%-   endfor %}
 {%- endif %}
