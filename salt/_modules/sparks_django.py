@@ -235,7 +235,7 @@ def _as_list(value):
     return [value]
 
 
-def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
+def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None, umask=None):
     """
     Run ``argv`` (a list, no shell) in ``project_dir`` with the project's environment, as ``runas``.
     Return ``{retcode, stdout, stderr, argv}`` with every secret masked; never raises on a non-zero
@@ -260,6 +260,7 @@ def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
         output_loglevel="quiet",
         timeout=context.get("timeout"),
         stdin=stdin,
+        umask=umask,
         reset_system_locale=False,
     )
     return {
@@ -270,12 +271,12 @@ def _spawn(argv, context, extra_env=None, extra_secrets=(), stdin=None):
     }
 
 
-def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None):
+def _execute(command, args, context, extra_env=None, extra_secrets=(), stdin=None, umask=None):
     """Run one management command with the project's Python; see ``_spawn``."""
     python = _python_for(context)
     if context.get("virtualenv") and not os.path.exists(python):
         raise CommandExecutionError(f"virtualenv {context['virtualenv']} has no bin/python")
-    outcome = _spawn(_argv(context, command, args), context, extra_env, extra_secrets, stdin)
+    outcome = _spawn(_argv(context, command, args), context, extra_env, extra_secrets, stdin, umask)
     log.debug("sparks_django %s exited %s: %s", command, outcome["retcode"], outcome["stderr"][-2000:])
     return outcome
 
@@ -773,7 +774,8 @@ def dumpdata(
         args.append(f"--database={database}")
     if output:
         args.append(f"--output={output}")
-    stdout = _checked("dumpdata", args, context)["stdout"]
+    # The data may hold anything (users' password hashes, tokens): a dump file is its writer's only.
+    stdout = _checked("dumpdata", args, context, umask="077")["stdout"]
     return output if output else stdout
 
 

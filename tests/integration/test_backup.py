@@ -10,7 +10,6 @@ module-scoped targets; timings of the backup and the restore are printed (pytest
 
 import copy
 import hashlib
-import shlex
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from tests.support.converge import why
 from tests.support.django_projects import SHOP_REPO, make_shop_repository, shop_pillar
 from tests.support.http import get
 from tests.support.saltrun import example_pillar
+from tests.support.secrets import redis_cli
 
 pytestmark = pytest.mark.integration
 
@@ -159,8 +159,7 @@ def test_backup_reaches_the_store_encrypted(site):
     else:
         psql(src, f"CREATE TABLE notes (id serial PRIMARY KEY, text text); INSERT INTO notes (text) VALUES ('{ROW}')")
     src.run(f"mkdir -p {UPLOADS} && head -c 100000 /dev/urandom >{UPLOADS}/report.pdf", check=True)
-    auth = f"REDISCLI_AUTH={shlex.quote(REDIS_PASSWORD)} " if site["platform"] != "debian13" else ""
-    src.run(f"{auth}redis-cli set sparks:test-key kept", check=True)
+    redis_cli(src, "set sparks:test-key kept", REDIS_PASSWORD if site["platform"] != "debian13" else "")
     # Every process's command line is sampled while the backup runs: the passphrase must never show.
     src.run(
         'nohup sh -c \'while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " >>/root/ps.log;'
