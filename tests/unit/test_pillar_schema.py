@@ -167,6 +167,7 @@ NOT_SECRET = {
     "sparks:accounts:user_defaults:ssh_keys": "public SSH keys (authorized_keys lines)",
     "sparks:lxc:authorized_keys": "public SSH keys put into every guest",
     "sparks:accounts:sshd:password_authentication": "a yes/no switch of sshd, not a password",
+    "sparks:django:projects:*:web:tls:key": "the path of the TLS key file on the machine, not the key",
     # The vendor's public repository signing key: where it is fetched from, kept, its hash, or its text.
     "sparks:db_mongodb:repo:key_url": "the URL of a public signing key",
     "sparks:db_mongodb:repo:key_file": "where the public signing key is kept",
