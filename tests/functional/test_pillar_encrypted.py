@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.support.gpg import armor_lines, encrypted_pillar, make_key
-from tests.support.render import SALT_CALL
+from tests.support.render import salt_call
 from tests.support.saltrun import COMMON_CONF, REPO_ROOT, repo_config
 
 SECRET = "Gpg-redis-pa55-7c1e"
@@ -28,40 +28,17 @@ def keys(tmp_path_factory):
     other.remove()
 
 
-def write_pillar(root, text):
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "local.sls").write_text(text)
-    return root / "local.sls"
+def masterless(work, text, keys, *args):
+    """salt-call --local (tests/support/render.py) with the pillar file ``text`` and this test's key directory."""
+    return salt_call(work, text, *args, opts={"gpg_keydir": str(keys.homedir), "id": "web1"})
 
 
-def salt_config(work, pillar_dir, keydir, role):
-    """The repository's settings as ``role`` (minion: masterless, master: a salt-master) reads them, with the key
-    directory of this test."""
-    work.mkdir(parents=True, exist_ok=True)
-    conf = repo_config(work, pillar_dir)
-    conf.update(gpg_keydir=str(keydir), id="web1")
-    if role == "minion":
-        conf["file_client"] = "local"
-    else:
-        (work / "salt" / "var" / "cache" / "salt" / "master" / "proc").mkdir(parents=True)  # the runner's job file
-    (work / role).write_text(yaml.safe_dump(conf))
-    return work
-
-
-def masterless(work, *args):
-    return subprocess.run(
-        [SALT_CALL, "--local", "-c", str(work), "--out=json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def redis_password_seen_by_templates(work):
+def redis_password_seen_by_templates(work, text, keys):
     """requirepass as a template on the machine reads it (Salt 3008 masks pillar.get outside templates)."""
     proc = masterless(
         work,
+        text,
+        keys,
         "slsutil.renderer",
         "string={{ pillar['sparks']['db_redis']['settings']['requirepass'] | json }}",
         "default_renderer=jinja",
@@ -72,19 +49,17 @@ def redis_password_seen_by_templates(work):
 
 def test_masterless_decrypts_with_the_machines_key(tmp_path, keys):
     own, _ = keys
-    write_pillar(tmp_path / "pillar", encrypted_pillar(SECRET, own))
-    work = salt_config(tmp_path / "work", tmp_path / "pillar", own.homedir, "minion")
-    assert redis_password_seen_by_templates(work) == SECRET
-    top = masterless(work, "state.show_top")
+    text = encrypted_pillar(SECRET, own)
+    assert redis_password_seen_by_templates(tmp_path, text, own) == SECRET
+    top = masterless(tmp_path, text, own, "state.show_top")
     assert top.returncode == 0 and SECRET not in top.stdout + top.stderr, top.stdout + top.stderr
 
 
 def test_masterless_refuses_a_value_for_another_key_naming_file_key_and_recipient(tmp_path, keys):
     own, other = keys
     text = encrypted_pillar(SECRET, other)
-    path = write_pillar(tmp_path / "pillar", text)
-    work = salt_config(tmp_path / "work", tmp_path / "pillar", own.homedir, "minion")
-    proc = masterless(work, "state.show_top")
+    proc = masterless(tmp_path, text, own, "state.show_top")
+    path = tmp_path / "pillar" / "local.sls"
     output = proc.stdout + proc.stderr
     assert (
         f"invalid pillar: {path}: {KEY_PATH}: cannot be decrypted with the keys in {own.homedir} "
@@ -96,13 +71,17 @@ def test_masterless_refuses_a_value_for_another_key_naming_file_key_and_recipien
 
 def test_a_master_decrypts_for_its_minions_and_refuses_what_it_cannot(tmp_path, keys):
     own, other = keys
-    pillar = tmp_path / "pillar"
-    write_pillar(pillar, encrypted_pillar(SECRET, own))
-    work = salt_config(tmp_path / "work", pillar, own.homedir, "master")
+    pillar, work = tmp_path / "pillar", tmp_path / "work"
+    pillar.mkdir()
+    (pillar / "local.sls").write_text(encrypted_pillar(SECRET, own))
+    conf = repo_config(work, pillar)
+    conf.update(gpg_keydir=str(own.homedir), id="web1")
+    (work / "salt" / "var" / "cache" / "salt" / "master" / "proc").mkdir(parents=True)  # the runner's job file
+    (work / "master").write_text(yaml.safe_dump(conf))
     show = [str(REPO_ROOT / ".venv" / "bin" / "salt-run"), "-c", str(work), "--out=json", "pillar.show_pillar", "web1"]
     proc = subprocess.run(show, capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
     assert json.loads(proc.stdout)["sparks"]["db_redis"]["settings"]["requirepass"] == SECRET, proc.stderr
-    write_pillar(pillar, encrypted_pillar(SECRET, other))
+    (pillar / "local.sls").write_text(encrypted_pillar(SECRET, other))
     proc = subprocess.run(show, capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
     assert json.loads(proc.stdout)["_errors"] == [
         f"invalid pillar: {pillar / 'local.sls'}: {KEY_PATH}: cannot be decrypted with the keys in {own.homedir} "

@@ -24,18 +24,19 @@ OSES = {
 LINUX = {name: grains for name, grains in OSES.items() if grains["os_family"] == "Debian"}
 
 
-def salt_call(tmp_path, pillar, *args, grains=None, env=None):
-    """``salt-call --local ARGS`` with ``pillar`` (a whole pillar, e.g. ``{"sparks": {...}}``); CompletedProcess.
+def salt_call(tmp_path, pillar, *args, grains=None, env=None, opts=None):
+    """``salt-call --local ARGS`` with ``pillar`` (a whole pillar, e.g. ``{"sparks": {...}}``, or the text of the
+    pillar file as a user writes it, e.g. a ``#!yaml|gpg`` file); CompletedProcess.
 
-    ``env``: variables added to salt-call's environment."""
+    ``env``: variables added to salt-call's environment; ``opts``: minion options added to the repository's."""
     conf = repo_config(tmp_path, tmp_path / "pillar")
-    conf.update(file_client="local")
+    conf.update(file_client="local", **(opts or {}))
     if grains:
         # The rendered machine has no PostgreSQL cluster unless the test gives one: this machine's own clusters
         # (the postgres_clusters grain, salt/_grains) must not decide what db_postgres renders.
         conf["grains"] = {"postgres_clusters": [], **grains}
     (tmp_path / "pillar").mkdir(exist_ok=True)
-    (tmp_path / "pillar/local.sls").write_text(yaml.safe_dump(pillar or {}))
+    (tmp_path / "pillar/local.sls").write_text(pillar if isinstance(pillar, str) else yaml.safe_dump(pillar or {}))
     (tmp_path / "minion").write_text(yaml.safe_dump(conf))
     return subprocess.run(
         [SALT_CALL, "--local", "-c", str(tmp_path), "--out=json", *args],
