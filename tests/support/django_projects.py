@@ -169,13 +169,18 @@ def _git_repository(path, name, write):
                 else:
                     entry.unlink()
         write(path, version)
-        subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
-        subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"{name} {version}"], check=True)
-        subprocess.run([*GIT, "-C", str(path), "tag", version], check=True)
-        commits[version] = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        commits[version] = commit_and_tag(path, version, f"{name} {version}")
     return commits
+
+
+def commit_and_tag(path, tag, message):
+    """Commit everything in the repository at ``path``, tag it ``tag``; returns the commit."""
+    subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", message], check=True)
+    subprocess.run([*GIT, "-C", str(path), "tag", tag], check=True)
+    return subprocess.run(
+        [*GIT, "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def make_git_repository(path, django_version, with_locale=True):

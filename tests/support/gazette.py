@@ -8,7 +8,7 @@ import pathlib
 import shutil
 import subprocess
 
-from tests.support.django_projects import GIT
+from tests.support.django_projects import GIT, commit_and_tag
 
 PROJECT = pathlib.Path(__file__).resolve().parent / "projects" / "gazette"
 GAZETTE_REPO = "/srv/src/gazette.git"  # where tests/integration/test_django_gazette.py writes it in the target
@@ -24,10 +24,5 @@ def make_gazette_repository(path):
     for tag, healthy in REVISIONS.items():
         (path / "gazette" / "version.py").write_text(f'VERSION = "{tag}"\nHEALTHY = {healthy}\n')
         (path / "gazette" / "static" / "gazette" / "site.css").write_text(f"body {{ color: #222; }} /* {tag} */\n")
-        subprocess.run([*GIT, "-C", str(path), "add", "-A"], check=True)
-        subprocess.run([*GIT, "-C", str(path), "commit", "--quiet", "-m", f"gazette {tag}"], check=True)
-        subprocess.run([*GIT, "-C", str(path), "tag", tag], check=True)
-        commits[tag] = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        commits[tag] = commit_and_tag(path, tag, f"gazette {tag}")
     return commits
