@@ -5,7 +5,7 @@
 
 db-mongodb-repo-keyrings-directory:
   file.directory:
-    - name: {{ salt["file.dirname"](repo.key_file) }}
+    - name: {{ repo.key_file.rsplit("/", 1)[0] }}{# not file.dirname: a round trip to the machine under salt-ssh #}
     - mode: "0755"
 
 {%- if repo.key_text %}

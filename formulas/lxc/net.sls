@@ -1,7 +1,14 @@
 # LXC host packages and lxc-net (bridge, subnet, DHCP range from pillar); a changed setting restarts lxc-net, nothing else does.
 {%- from "lxc/map.jinja" import lxc %}
 {%- from "sparks_lib/packages.jinja" import packages_installed %}
-{%- set netmask = salt["network.convert_cidr"](lxc.net.subnet)["netmask"] %}
+{#- The netmask of the subnet's prefix, worked out here: an execution function (network.convert_cidr) would cost
+    salt-ssh a round trip to the machine on every render. #}
+{%- set prefix = lxc.net.subnet.split("/")[1] | int %}
+{%- set octets = [] %}
+{%- for i in range(4) %}
+{%-   do octets.append(256 - 2 ** (8 - ([[prefix - 8 * i, 0] | max, 8] | min))) %}
+{%- endfor %}
+{%- set netmask = octets | join(".") %}
 
 # Written before the packages: on systemd machines the lxc package starts lxc-net when it is installed, and
 # it must come up on our subnet, never on LXC's default 10.0.3.0/24. apt keeps this file (--force-confold).

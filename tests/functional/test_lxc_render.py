@@ -4,6 +4,7 @@ tests/integration/test_lxc.py), its clean state, the pillar checker on its keys,
 
 import json
 
+import pytest
 import yaml
 
 from tests.support.render import LINUX, salt_call, show_sls
@@ -32,6 +33,18 @@ def test_lxc_renders_net_before_packages_and_one_state_per_guest(tmp_path):
     assert web1["gateway"] == "10.213.77.1"
     assert web1["memory_limit"] == "512M"
     assert web1["packages"] == ["python3", "openssh-server"]
+
+
+@pytest.mark.parametrize(
+    ("subnet", "netmask"),
+    [("10.213.77.0/24", "255.255.255.0"), ("172.20.0.0/14", "255.252.0.0"), ("192.168.8.128/25", "255.255.255.128")],
+)
+def test_lxc_net_file_gets_the_netmask_of_the_subnet(tmp_path, subnet, netmask):
+    """Worked out in the template (an execution function would cost salt-ssh a round trip per render)."""
+    section = {**EXAMPLE["lxc"], "net": {**EXAMPLE["lxc"]["net"], "subnet": subnet}}
+    states = show_sls(tmp_path, "lxc", LINUX["Debian-12"], {"sparks": {"lxc": section}})
+    context = next(i["context"] for i in states["lxc-net-config-file-managed"]["file"] if "context" in i)
+    assert context["netmask"] == netmask
 
 
 def test_lxc_default_subnet_is_not_lxcs_own():
