@@ -32,19 +32,48 @@ salt-minion-constraints-managed:
       - cmd: salt-minion-venv-built
 {%- endif %}
 
+{#- pip replaces Salt's files one directory at a time. A minion that is running meanwhile imports modules from
+    the half-removed tree (and writes their bytecode back into it: pip then fails with "Directory not empty"),
+    so when this run is not the minion's own job (salt-ssh, salt-call), the minion is stopped first, as a
+    package's prerm stops its daemon, and started again below (or at once, should pip fail: pip has then put
+    the old files back). Through a master the minion cannot stop itself: its restart is scheduled below. #}
+{%- set own_job = opts.get("__cli") == "salt-minion" %}
+{#- An older unit's KillMode=process stops only the keepalive: its minion child is ended here (the [/] keeps
+    this shell's own command line from matching). #}
+{%- set strays_stopped = "pkill -TERM -f '[/]" ~ salt_minion.venv.lstrip("/") ~ "/bin/salt-minion';"
+                         ~ " for i in $(seq 30); do pgrep -f '[/]" ~ salt_minion.venv.lstrip("/")
+                         ~ "/bin/salt-minion' >/dev/null || break; sleep 1; done" %}
+{%- set pip_install = pip ~ (" --constraint " ~ salt_minion.constraints if salt_minion.constrained else "")
+                      ~ " 'salt==" ~ salt_minion.version ~ "'" %}
+
 salt-minion-salt-installed:
   cmd.run:
 {%- if salt_minion.constrained %}
     # The stamp is the constraints file the venv was last installed with: new pins reinstall, same pins do not.
     - name: >-
-        {{ pip }} --constraint {{ salt_minion.constraints }} 'salt=={{ salt_minion.version }}' &&
+{%- if own_job %}
+        {{ pip_install }} &&
         cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
+{%- else %}
+        was=$(systemctl is-active salt-minion 2>/dev/null);
+        if [ "$was" = active ]; then systemctl stop salt-minion; {{ strays_stopped }}; fi;
+        {{ pip_install }} &&
+        cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed;
+        rc=$?; if [ $rc != 0 ] && [ "$was" = active ]; then systemctl start salt-minion; fi; exit $rc
+{%- endif %}
     - unless: >-
         {{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}' &&
         cmp -s {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
 {%- else %}
     - name: >-
-        {{ pip }} 'salt=={{ salt_minion.version }}'
+{%- if own_job %}
+        {{ pip_install }}
+{%- else %}
+        was=$(systemctl is-active salt-minion 2>/dev/null);
+        if [ "$was" = active ]; then systemctl stop salt-minion; {{ strays_stopped }}; fi;
+        {{ pip_install }};
+        rc=$?; if [ $rc != 0 ] && [ "$was" = active ]; then systemctl start salt-minion; fi; exit $rc
+{%- endif %}
     - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}'"
 {%- endif %}
     - require:

@@ -322,9 +322,15 @@ def test_minions_upgraded_by_salt_minion_through_the_master_and_with_salt_ssh(fl
     assert sorted(through_master.data) == [THROUGH_MASTER]
     assert failed(through_master.data[THROUGH_MASTER]) == {}
     assert with_ssh.failed(THROUGH_SALT_SSH) == {}, with_ssh.stdout[-3000:]
-    for ran in (changed(through_master.data[THROUGH_MASTER]), with_ssh.changed(THROUGH_SALT_SSH)):
-        assert {"salt-minion-salt-installed", "salt-minion-service-restart-scheduled"} <= set(ran), sorted(ran)
-        assert "salt-minion-service-running" not in ran  # running all along; systemd restarts it
+    # Through the master the minion runs the job itself: it keeps running and systemd restarts it afterwards.
+    ran = changed(through_master.data[THROUGH_MASTER])
+    assert {"salt-minion-salt-installed", "salt-minion-service-restart-scheduled"} <= set(ran), sorted(ran)
+    assert "salt-minion-service-running" not in ran
+    # With salt-ssh the minion is stopped before pip replaces its files (a running minion imports from the half
+    # removed tree, and pip failed with "Directory not empty"), then started: no restart to schedule.
+    ran = with_ssh.changed(THROUGH_SALT_SSH)
+    assert {"salt-minion-salt-installed", "salt-minion-service-running"} <= set(ran), sorted(ran)
+    assert "salt-minion-service-restart-scheduled" not in ran
     deadline = time.monotonic() + 180
     while (answered := versions(salt)) != dict.fromkeys(ROLES, pinned_salt()) and time.monotonic() < deadline:
         time.sleep(3)
