@@ -40,40 +40,32 @@ salt-minion-constraints-managed:
 {%- set own_job = opts.get("__cli") == "salt-minion" %}
 {#- An older unit's KillMode=process stops only the keepalive: its minion child is ended here (the [/] keeps
     this shell's own command line from matching). #}
-{%- set strays_stopped = "pkill -TERM -f '[/]" ~ salt_minion.venv.lstrip("/") ~ "/bin/salt-minion';"
-                         ~ " for i in $(seq 30); do pgrep -f '[/]" ~ salt_minion.venv.lstrip("/")
-                         ~ "/bin/salt-minion' >/dev/null || break; sleep 1; done" %}
-{%- set pip_install = pip ~ (" --constraint " ~ salt_minion.constraints if salt_minion.constrained else "")
-                      ~ " 'salt==" ~ salt_minion.version ~ "'" %}
+{%- set minion_processes = "'[/]" ~ salt_minion.venv.lstrip("/") ~ "/bin/salt-minion'" %}
+{%- set strays_stopped = "pkill -TERM -f " ~ minion_processes ~ "; for i in $(seq 30); do pgrep -f "
+                         ~ minion_processes ~ " >/dev/null || break; sleep 1; done" %}
+{#- With the pinned version, the stamp is the constraints file the venv was last installed with: new pins
+    reinstall, same pins do not. #}
+{%- set install = pip ~ (" --constraint " ~ salt_minion.constraints if salt_minion.constrained else "")
+                  ~ " 'salt==" ~ salt_minion.version ~ "'"
+                  ~ (" && cp " ~ salt_minion.constraints ~ " " ~ salt_minion.constraints ~ ".installed"
+                     if salt_minion.constrained else "") %}
 
 salt-minion-salt-installed:
   cmd.run:
-{%- if salt_minion.constrained %}
-    # The stamp is the constraints file the venv was last installed with: new pins reinstall, same pins do not.
     - name: >-
 {%- if own_job %}
-        {{ pip_install }} &&
-        cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
+        {{ install }}
 {%- else %}
         was=$(systemctl is-active salt-minion 2>/dev/null);
         if [ "$was" = active ]; then systemctl stop salt-minion; {{ strays_stopped }}; fi;
-        {{ pip_install }} &&
-        cp {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed;
+        {{ install }};
         rc=$?; if [ $rc != 0 ] && [ "$was" = active ]; then systemctl start salt-minion; fi; exit $rc
 {%- endif %}
+{%- if salt_minion.constrained %}
     - unless: >-
         {{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}' &&
         cmp -s {{ salt_minion.constraints }} {{ salt_minion.constraints }}.installed
 {%- else %}
-    - name: >-
-{%- if own_job %}
-        {{ pip_install }}
-{%- else %}
-        was=$(systemctl is-active salt-minion 2>/dev/null);
-        if [ "$was" = active ]; then systemctl stop salt-minion; {{ strays_stopped }}; fi;
-        {{ pip_install }};
-        rc=$?; if [ $rc != 0 ] && [ "$was" = active ]; then systemctl start salt-minion; fi; exit $rc
-{%- endif %}
     - unless: "{{ salt_minion.venv }}/bin/salt-minion --version | grep -qF '{{ version_shown }}'"
 {%- endif %}
     - require:
